@@ -1,0 +1,112 @@
+//! The REST API: the seed-compatible config routes (with and without the `/api`
+//! prefix), the audit history and its live stream, and the operations endpoints.
+//!
+//! Handlers read the projections through the journal and write only through
+//! [`Journal::submit`], so the API never needs to know how the log is stored or
+//! replicated.
+
+mod auth;
+mod cluster;
+mod configs;
+mod error;
+mod events;
+mod extract;
+mod openapi;
+mod ops;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{ANONYMOUS, TokenError, Tokens};
+pub use configs::SEQ_HEADER;
+pub use error::ApiError;
+pub use extract::MAX_BODY_BYTES;
+pub use openapi::ApiDoc;
+
+use crate::journal::Journal;
+use crate::scheduler::live::Live;
+
+/// Longest time a request may take to produce its response head.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub journal: Arc<Journal>,
+    pub tokens: Arc<Tokens>,
+    pub metrics: PrometheusHandle,
+    /// The Mesos connection and the latest executor reports.
+    pub live: Arc<Live>,
+    /// Cancelled when the process shuts down; ends long-lived streams.
+    pub shutdown: CancellationToken,
+}
+
+pub fn router(app: AppState) -> Router {
+    let config_routes = Router::new()
+        .route(
+            "/configs",
+            get(configs::list)
+                .post(configs::create)
+                .put(configs::update_by_query)
+                .delete(configs::delete_by_query),
+        )
+        .route(
+            "/configs/{*rest}",
+            get(configs::get_one)
+                .put(configs::put_one)
+                .delete(configs::delete_one)
+                .post(configs::post_one),
+        );
+    let api_routes = config_routes
+        .clone()
+        .route("/events", get(events::list))
+        .route("/events/stream", get(events::stream))
+        .route("/framework", get(cluster::framework))
+        .route("/executors", get(cluster::executors));
+    let authenticated = Router::new()
+        .nest("/api", api_routes)
+        .merge(config_routes)
+        .layer(from_fn_with_state(app.tokens.clone(), auth::authenticate));
+    Router::new()
+        .merge(authenticated)
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .route("/", get(ops::index))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this method is not allowed on this route",
+            )
+        })
+        .layer(from_fn(ops::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+/// Serves the API on `listener` until `app.shutdown` is cancelled.
+pub async fn serve(listener: tokio::net::TcpListener, app: AppState) -> std::io::Result<()> {
+    let shutdown = app.shutdown.clone();
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

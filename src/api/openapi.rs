@@ -1,0 +1,56 @@
+//! The OpenAPI description, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::{cluster, configs, error, events, ops, views};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "logstash-mesos",
+        description = "Per-image Logstash configs, their history, and the audit log of the \
+            logstash-mesos scheduler. The config routes are also served without the /api \
+            prefix, as the original framework did. Writes need \
+            `Authorization: Bearer <secret>` when tokens are configured."
+    ),
+    paths(
+        configs::list,
+        configs::create,
+        configs::update_by_query,
+        configs::delete_by_query,
+        configs::get_one,
+        configs::put_one,
+        configs::delete_one,
+        configs::post_one,
+        configs::history,
+        events::list,
+        events::stream,
+        cluster::framework,
+        cluster::executors,
+        ops::health,
+        ops::ready,
+        ops::metrics
+    ),
+    components(schemas(
+        views::ConfigJson,
+        views::NewConfig,
+        views::ConfigUpdate,
+        views::RevertRequest,
+        views::Deleted,
+        views::VersionJson,
+        views::HistoryJson,
+        views::EventJson,
+        views::EventPage,
+        error::ErrorBody,
+        error::ErrorDetail,
+        ops::Health,
+        cluster::FrameworkJson,
+        cluster::ExecutorsJson
+    ))
+)]
+pub struct ApiDoc;
+
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,95 @@
+//! Operations endpoints: liveness, readiness, Prometheus metrics, and request
+//! accounting.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    /// Seq of the last applied event.
+    pub last_seq: u64,
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
+pub async fn health(State(app): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        last_seq: app.journal.last_seq(),
+    })
+}
+
+/// Readiness: the journal is open and the projections are rebuilt, so answers
+/// reflect the whole log.
+#[utoipa::path(get, path = "/ready", responses((status = 200, body = Health)))]
+pub async fn ready(State(app): State<AppState>) -> Response {
+    if app.shutdown.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "shutting down",
+                last_seq: app.journal.last_seq(),
+            }),
+        )
+            .into_response();
+    }
+    Json(Health {
+        status: "ready",
+        last_seq: app.journal.last_seq(),
+    })
+    .into_response()
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    let state = &app.journal;
+    metrics::gauge!("logstash_mesos_journal_last_seq").set(state.last_seq() as f64);
+    metrics::gauge!("logstash_mesos_journal_disk_bytes").set(state.size_on_disk() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts every request by route and status and times it.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("logstash_mesos_http_requests_total",
+        "method" => method.clone(), "route" => route.clone(), "status" => status)
+    .increment(1);
+    metrics::histogram!("logstash_mesos_http_request_duration_seconds",
+        "method" => method, "route" => route)
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The landing page until the web GUI is part of the build.
+pub async fn index() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<title>logstash-mesos</title></head><body><h1>logstash-mesos</h1>",
+        "<p>The REST API is at <a href=\"/api/configs\">/api/configs</a>; ",
+        "its description at <a href=\"/api/openapi.json\">/api/openapi.json</a>; ",
+        "the audit history at <a href=\"/api/events\">/api/events</a>.</p>",
+        "<p>The web GUI is not part of this build yet.</p></body></html>"
+    ))
+}

@@ -1,0 +1,140 @@
+//! The on-disk event history and projection snapshot, in sled.
+//!
+//! Trees: `events` maps the big-endian seq to an encoded [`Envelope`], so key
+//! order is seq order; `meta` holds the latest projection snapshot.
+
+use std::path::Path;
+
+use crate::events::Envelope;
+use crate::events::codec::{self, CodecError};
+use crate::state::State;
+
+use super::JournalError;
+
+const SNAPSHOT_KEY: &[u8] = b"projection";
+
+pub struct EventStore {
+    db: sled::Db,
+    events: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl EventStore {
+    pub fn open(dir: &Path) -> Result<EventStore, JournalError> {
+        std::fs::create_dir_all(dir).map_err(|e| JournalError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+        let db = sled::Config::new()
+            .path(dir.join("journal"))
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let events = db.open_tree("events").map_err(JournalError::Storage)?;
+        let meta = db.open_tree("meta").map_err(JournalError::Storage)?;
+        Ok(EventStore { db, events, meta })
+    }
+
+    /// Writes the envelopes and waits until they are on disk (fsync).
+    pub async fn append_durably(&self, envelopes: &[Envelope]) -> Result<(), JournalError> {
+        let mut batch = sled::Batch::default();
+        for env in envelopes {
+            batch.insert(&env.seq.to_be_bytes(), codec::encode_envelope(env));
+        }
+        self.events
+            .apply_batch(batch)
+            .map_err(JournalError::Storage)?;
+        self.db.flush_async().await.map_err(JournalError::Storage)?;
+        Ok(())
+    }
+
+    pub fn last_seq(&self) -> Result<u64, JournalError> {
+        match self.events.last().map_err(JournalError::Storage)? {
+            None => Ok(0),
+            Some((key, _)) => seq_of(&key),
+        }
+    }
+
+    pub fn get(&self, seq: u64) -> Result<Option<Envelope>, JournalError> {
+        self.events
+            .get(seq.to_be_bytes())
+            .map_err(JournalError::Storage)?
+            .map(|bytes| decode_at(seq, &bytes))
+            .transpose()
+    }
+
+    /// Events with `from <= seq <= to`, in the given order.
+    pub fn range(
+        &self,
+        from: u64,
+        to: u64,
+        ascending: bool,
+    ) -> impl Iterator<Item = Result<Envelope, JournalError>> + '_ {
+        let iter = self.events.range(from.to_be_bytes()..=to.to_be_bytes());
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if ascending {
+            Box::new(iter)
+        } else {
+            Box::new(iter.rev())
+        };
+        iter.map(|item| {
+            let (key, value) = item.map_err(JournalError::Storage)?;
+            decode_at(seq_of(&key)?, &value)
+        })
+    }
+
+    pub fn load_snapshot(&self) -> Result<Option<State>, JournalError> {
+        match self.meta.get(SNAPSHOT_KEY).map_err(JournalError::Storage)? {
+            None => Ok(None),
+            Some(bytes) => codec::decode(&bytes)
+                .map(Some)
+                .map_err(|e| JournalError::CorruptSnapshot(e.to_string())),
+        }
+    }
+
+    pub async fn save_snapshot(&self, state: &State) -> Result<(), JournalError> {
+        self.meta
+            .insert(SNAPSHOT_KEY, codec::encode(state))
+            .map_err(JournalError::Storage)?;
+        self.db.flush_async().await.map_err(JournalError::Storage)?;
+        Ok(())
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+fn seq_of(key: &[u8]) -> Result<u64, JournalError> {
+    let bytes: [u8; 8] = key.try_into().map_err(|_| JournalError::Corrupt {
+        seq: 0,
+        reason: format!("event key of {} bytes", key.len()),
+    })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn decode_at(seq: u64, bytes: &[u8]) -> Result<Envelope, JournalError> {
+    let env = codec::decode_envelope(bytes).map_err(|e: CodecError| JournalError::Corrupt {
+        seq,
+        reason: e.to_string(),
+    })?;
+    if env.seq != seq {
+        return Err(JournalError::Corrupt {
+            seq,
+            reason: format!("record holds seq {}", env.seq),
+        });
+    }
+    Ok(env)
+}
+
+fn open_error(dir: &Path, e: sled::Error) -> JournalError {
+    match &e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            JournalError::Locked(dir.display().to_string())
+        }
+        sled::Error::Io(io) if io.to_string().contains("lock") => {
+            JournalError::Locked(dir.display().to_string())
+        }
+        _ => JournalError::Storage(e),
+    }
+}

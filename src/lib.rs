@@ -1,0 +1,21 @@
+//! logstash-mesos: a Mesos framework that runs one log-shipping executor on every
+//! agent, with an event-sourced scheduler.
+//!
+//! Module map (dependencies point one way, towards `events`):
+//!
+//! * [`events`]: what happened (events, envelopes, commands, codec); pure data.
+//! * [`state`]: projections of the log and the decider; pure.
+//! * [`logstash`]: the Logstash config language (parser, path extraction); pure.
+//! * [`journal`]: the durable event journal and its one write interface.
+//! * [`api`]: the REST API (axum) over the journal.
+//! * [`server`]: wiring a journal and the API into a running scheduler process.
+//! * [`telemetry`]: logging and metrics set-up.
+
+pub mod api;
+pub mod events;
+pub mod journal;
+pub mod logstash;
+pub mod scheduler;
+pub mod server;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,86 @@
+//! What the running scheduler knows that is not in the log: the state of its
+//! Mesos connection and the latest report of each executor (stats are not
+//! events). Shared with the API for display.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde::Serialize;
+
+use crate::events::messages::ExecutorReport;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// This process does not drive Mesos (local mode, or not the leader).
+    #[default]
+    Inactive,
+    Connecting,
+    Subscribed,
+    Disconnected,
+    /// Another scheduler took over the framework; this one stood down.
+    FailedOver,
+    /// The framework was torn down or removed by Mesos.
+    Removed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Connection {
+    pub state: ConnectionState,
+    /// The master this scheduler talks to, when known.
+    pub master: Option<String>,
+    /// When the state last changed (unix ms).
+    pub since: u64,
+    pub last_error: Option<String>,
+    /// Whether offers are suppressed because every agent runs an executor.
+    pub suppressed: bool,
+}
+
+/// The latest report of one executor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// When it arrived (unix ms).
+    pub received_at: u64,
+    pub executor_id: String,
+    pub report: ExecutorReport,
+}
+
+#[derive(Debug, Default)]
+pub struct Live {
+    connection: RwLock<Connection>,
+    reports: RwLock<BTreeMap<String, Report>>,
+}
+
+impl Live {
+    pub fn connection(&self) -> Connection {
+        self.connection
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn update_connection(&self, f: impl FnOnce(&mut Connection)) {
+        f(&mut self.connection.write().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    pub fn set_report(&self, agent_id: &str, report: Report) {
+        self.reports
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(agent_id.to_owned(), report);
+    }
+
+    pub fn forget_report(&self, agent_id: &str) {
+        self.reports
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(agent_id);
+    }
+
+    pub fn reports(&self) -> BTreeMap<String, Report> {
+        self.reports
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

@@ -1,0 +1,13 @@
+//! Leader duties: deciding what to do with offers, status updates and executor
+//! reports, and driving the Mesos scheduler API accordingly.
+//!
+//! The decisions (`offers`, `upkeep`, `reports`, `constraints`) are pure
+//! functions of the projections and their inputs; the driver is the thin loop
+//! that executes them against Mesos and the journal.
+
+pub mod constraints;
+pub mod fingerprint;
+pub mod live;
+pub mod offers;
+pub mod reports;
+pub mod upkeep;

@@ -1,0 +1,89 @@
+//! A scheduler process on one node: the journal and the API, started together
+//! and stopped together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState, Tokens};
+use crate::journal::{Journal, JournalError};
+use crate::scheduler::live::Live;
+use crate::telemetry;
+
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub tokens: Tokens,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the API server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A started server: its address, and the handle to stop it.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl Server {
+    /// Opens the journal, binds the listener and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let journal = Arc::new(Journal::open(&config.data_dir)?);
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        let shutdown = CancellationToken::new();
+        let app = AppState {
+            journal: journal.clone(),
+            tokens: Arc::new(config.tokens),
+            metrics: telemetry::metrics(),
+            live: Arc::new(Live::default()),
+            shutdown: shutdown.clone(),
+        };
+        let task = tokio::spawn(async move {
+            api::serve(listener, app)
+                .await
+                .map_err(ServerError::Serve)?;
+            journal.close().await?;
+            Ok(())
+        });
+        Ok(Server {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Asks the server to stop: open streams end, in-flight requests finish.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the server has stopped and the journal is closed.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(ServerError::Serve(std::io::Error::other(e))),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The decider: what a command means given the current state.
+
+use crate::events::{Command, Event};
+
+use super::{Rejection, State};
+
+/// Decides which events a command yields against `state`, or why it is refused.
+///
+/// Pure and deterministic: the journal runs it on every replica for every
+/// committed command. A command that would change nothing yields no events, so
+/// the log holds only changes.
+pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
+    let one = |event| Ok(vec![event]);
+    match command {
+        Command::CreateConfig { name, kind, input } => {
+            if state.configs.current(name).is_some() {
+                return Err(Rejection::AlreadyExists { name: name.clone() });
+            }
+            one(Event::ConfigCreated {
+                name: name.clone(),
+                kind: *kind,
+                input: input.clone(),
+            })
+        }
+        Command::UpdateConfig { name, input } => {
+            let current = existing(state, name)?;
+            if current == input {
+                return Ok(vec![]);
+            }
+            one(Event::ConfigUpdated {
+                name: name.clone(),
+                input: input.clone(),
+                restored_from: None,
+            })
+        }
+        Command::RevertConfig { name, version } => {
+            let current = existing(state, name)?;
+            let target = state
+                .configs
+                .history(name)
+                .and_then(|h| h.version(*version))
+                .ok_or_else(|| Rejection::VersionNotFound {
+                    name: name.clone(),
+                    version: *version,
+                })?;
+            let input = target
+                .input
+                .as_ref()
+                .ok_or_else(|| Rejection::VersionIsDeletion {
+                    name: name.clone(),
+                    version: *version,
+                })?;
+            if input == current {
+                return Ok(vec![]);
+            }
+            one(Event::ConfigUpdated {
+                name: name.clone(),
+                input: input.clone(),
+                restored_from: Some(target.seq),
+            })
+        }
+        Command::DeleteConfig { name } => {
+            existing(state, name)?;
+            one(Event::ConfigDeleted { name: name.clone() })
+        }
+        Command::ChangeSettings { settings } => {
+            if state.settings.as_ref() == Some(settings) {
+                return Ok(vec![]);
+            }
+            one(Event::SettingsChanged {
+                settings: settings.clone(),
+            })
+        }
+        Command::RecordFrameworkSubscribed {
+            framework_id,
+            master,
+            replica,
+        } => one(Event::FrameworkSubscribed {
+            framework_id: framework_id.clone(),
+            master: master.clone(),
+            replica: *replica,
+        }),
+        Command::RecordLeader { replica, term } => {
+            let leader = state.cluster.leader.as_ref();
+            if leader.is_some_and(|l| l.replica == *replica && l.term == *term) {
+                return Ok(vec![]);
+            }
+            one(Event::LeaderChanged {
+                replica: *replica,
+                term: *term,
+            })
+        }
+        Command::RecordExecutorLaunched {
+            agent_id,
+            hostname,
+            task_id,
+            executor_id,
+            fingerprint,
+        } => one(Event::ExecutorLaunched {
+            agent_id: agent_id.clone(),
+            hostname: hostname.clone(),
+            task_id: task_id.clone(),
+            executor_id: executor_id.clone(),
+            fingerprint: fingerprint.clone(),
+        }),
+        Command::RecordTaskStatus {
+            task_id,
+            agent_id,
+            state: task_state,
+            reason,
+            message,
+            source,
+        } => {
+            let known = state.cluster.tasks.get(task_id);
+            let unchanged = known.is_some_and(|t| {
+                t.state == *task_state && &t.reason == reason && &t.message == message
+            });
+            // A terminal update for a task we no longer track is a repeat.
+            let stale = known.is_none() && task_state.is_terminal() && {
+                let ended = state
+                    .cluster
+                    .agents
+                    .get(agent_id)
+                    .and_then(|a| a.last_ended_task.as_ref());
+                ended.is_some_and(|t| &t.task_id == task_id)
+            };
+            if unchanged || stale {
+                return Ok(vec![]);
+            }
+            one(Event::TaskStateChanged {
+                task_id: task_id.clone(),
+                agent_id: agent_id.clone(),
+                state: *task_state,
+                reason: reason.clone(),
+                message: message.clone(),
+                source: source.clone(),
+            })
+        }
+        Command::RecordConfigApplied { agent_id, version } => {
+            let agent = state.cluster.agents.get(agent_id);
+            if agent.is_some_and(|a| a.applied_version == Some(*version)) {
+                return Ok(vec![]);
+            }
+            one(Event::ExecutorConfigApplied {
+                agent_id: agent_id.clone(),
+                version: *version,
+            })
+        }
+        Command::RecordStreamChange {
+            agent_id,
+            container_id,
+            image,
+            path,
+            change,
+            reason,
+        } => {
+            let current = state
+                .cluster
+                .agents
+                .get(agent_id)
+                .and_then(|a| a.streams.get(&(container_id.clone(), path.clone())));
+            let unchanged = match current {
+                None => *change == crate::events::StreamChange::Stopped,
+                Some(s) => s.state == *change && &s.reason == reason && &s.image == image,
+            };
+            if unchanged {
+                return Ok(vec![]);
+            }
+            one(Event::StreamsChanged {
+                agent_id: agent_id.clone(),
+                container_id: container_id.clone(),
+                image: image.clone(),
+                path: path.clone(),
+                change: *change,
+                reason: reason.clone(),
+            })
+        }
+        Command::RemoveAgent { agent_id, reason } => {
+            if !state.cluster.agents.contains_key(agent_id) {
+                return Ok(vec![]);
+            }
+            one(Event::AgentRemoved {
+                agent_id: agent_id.clone(),
+                reason: reason.clone(),
+            })
+        }
+    }
+}
+
+fn existing<'a>(state: &'a State, name: &str) -> Result<&'a str, Rejection> {
+    state
+        .configs
+        .current(name)
+        .map(|c| c.input)
+        .ok_or_else(|| Rejection::NotFound { name: name.into() })
+}

@@ -1,0 +1,20 @@
+/// Why a command was refused. Nothing is appended when a command is rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("invalid config name: {reason}")]
+    InvalidName { reason: String },
+    #[error("invalid Logstash config at line {line}, column {column}: {message}")]
+    InvalidConfig {
+        line: u32,
+        column: u32,
+        message: String,
+    },
+    #[error("config {name:?} already exists")]
+    AlreadyExists { name: String },
+    #[error("config {name:?} does not exist")]
+    NotFound { name: String },
+    #[error("config {name:?} has no version {version}")]
+    VersionNotFound { name: String, version: u32 },
+    #[error("version {version} of config {name:?} is a deletion and cannot be restored")]
+    VersionIsDeletion { name: String, version: u32 },
+}

@@ -1,0 +1,349 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::events::codec;
+use crate::events::{
+    Actor, Command, ConfigKind, Event, EventType, ExecutorCommand, StreamChange, TaskState,
+};
+
+fn proposal(at: u64, actor: &str, command: Command) -> Proposal {
+    Proposal {
+        at,
+        actor: Actor::Api(actor.into()),
+        command,
+    }
+}
+
+fn create(name: &str, input: &str) -> Command {
+    Command::CreateConfig {
+        name: name.into(),
+        kind: ConfigKind::Docker,
+        input: input.into(),
+    }
+}
+
+fn update(name: &str, input: &str) -> Command {
+    Command::UpdateConfig {
+        name: name.into(),
+        input: input.into(),
+    }
+}
+
+/// Runs proposals the way the journal does; returns the state and the log.
+fn run(proposals: &[Proposal]) -> (State, Vec<Envelope>, Vec<Result<usize, Rejection>>) {
+    let mut state = State::default();
+    let mut log = Vec::new();
+    let mut results = Vec::new();
+    for p in proposals {
+        match state.envelopes(p) {
+            Ok(envs) => {
+                results.push(Ok(envs.len()));
+                for env in envs {
+                    state.apply(&env);
+                    log.push(env);
+                }
+            }
+            Err(rejection) => results.push(Err(rejection)),
+        }
+    }
+    (state, log, results)
+}
+
+#[test]
+fn config_lifecycle_keeps_every_version() {
+    let (state, log, results) = run(&[
+        proposal(10, "alice", create("a/b/c", "v1")),
+        proposal(20, "bob", update("a/b/c", "v2")),
+        proposal(30, "bob", update("a/b/c", "v2")),
+        proposal(
+            40,
+            "alice",
+            Command::DeleteConfig {
+                name: "a/b/c".into(),
+            },
+        ),
+        proposal(50, "alice", create("a/b/c", "v3")),
+    ]);
+    assert_eq!(results, vec![Ok(1), Ok(1), Ok(0), Ok(1), Ok(1)]);
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    let history = state.configs.history("a/b/c").unwrap();
+    let versions: Vec<_> = history
+        .versions
+        .iter()
+        .map(|v| (v.version, v.seq, v.change, v.input.as_deref()))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (1, 1, Change::Created, Some("v1")),
+            (2, 2, Change::Updated, Some("v2")),
+            (3, 3, Change::Deleted, None),
+            (4, 4, Change::Created, Some("v3")),
+        ]
+    );
+    assert_eq!(state.configs.current("a/b/c").unwrap().input, "v3");
+    assert_eq!(state.config_version, 4);
+    assert!(state.configs.as_of(3).next().is_none());
+    assert_eq!(state.configs.as_of(2).next().unwrap().input, "v2");
+    assert_eq!(state.audit.by_config("a/b/c"), [1, 2, 3, 4]);
+    assert_eq!(state.audit.by_actor(&Actor::Api("bob".into())), [2]);
+    assert_eq!(state.audit.by_type(EventType::ConfigCreated), [1, 4]);
+}
+
+#[test]
+fn rejections_name_the_problem_and_append_nothing() {
+    let (state, log, results) = run(&[
+        proposal(1, "a", create("x", "1")),
+        proposal(2, "a", create("x", "2")),
+        proposal(3, "a", update("y", "1")),
+        proposal(4, "a", Command::DeleteConfig { name: "y".into() }),
+        proposal(
+            5,
+            "a",
+            Command::RevertConfig {
+                name: "x".into(),
+                version: 9,
+            },
+        ),
+    ]);
+    assert_eq!(log.len(), 1);
+    assert_eq!(state.last_seq, 1);
+    assert_eq!(
+        results[1..],
+        [
+            Err(Rejection::AlreadyExists { name: "x".into() }),
+            Err(Rejection::NotFound { name: "y".into() }),
+            Err(Rejection::NotFound { name: "y".into() }),
+            Err(Rejection::VersionNotFound {
+                name: "x".into(),
+                version: 9
+            }),
+        ]
+    );
+}
+
+#[test]
+fn revert_appends_a_new_version_pointing_at_the_old_one() {
+    let (state, log, _) = run(&[
+        proposal(1, "a", create("x", "one")),
+        proposal(2, "a", update("x", "two")),
+        proposal(
+            3,
+            "a",
+            Command::RevertConfig {
+                name: "x".into(),
+                version: 1,
+            },
+        ),
+    ]);
+    assert_eq!(
+        log[2].event,
+        Event::ConfigUpdated {
+            name: "x".into(),
+            input: "one".into(),
+            restored_from: Some(1),
+        }
+    );
+    let current = state.configs.current("x").unwrap();
+    assert_eq!((current.input, current.version.version), ("one", 3));
+}
+
+#[test]
+fn time_never_goes_backwards() {
+    let (_, log, _) = run(&[
+        proposal(100, "a", create("x", "1")),
+        proposal(50, "a", update("x", "2")),
+    ]);
+    assert_eq!(log[1].at, 100);
+}
+
+#[test]
+fn task_lifecycle_frees_the_agent() {
+    let system = |command| Proposal {
+        at: 1,
+        actor: Actor::Replica(1),
+        command,
+    };
+    let status = |state| Command::RecordTaskStatus {
+        task_id: "t1".into(),
+        agent_id: "ag".into(),
+        state,
+        reason: None,
+        message: None,
+        source: None,
+    };
+    let (state, log, results) = run(&[
+        system(Command::RecordExecutorLaunched {
+            agent_id: "ag".into(),
+            hostname: "host".into(),
+            task_id: "t1".into(),
+            executor_id: "e1".into(),
+            fingerprint: "f".into(),
+        }),
+        system(status(TaskState::Running)),
+        system(status(TaskState::Running)),
+        system(Command::RecordStreamChange {
+            agent_id: "ag".into(),
+            container_id: "c".into(),
+            image: "nginx".into(),
+            path: "/var/log/x".into(),
+            change: StreamChange::Started,
+            reason: None,
+        }),
+        system(Command::RecordConfigApplied {
+            agent_id: "ag".into(),
+            version: 7,
+        }),
+        system(status(TaskState::Failed)),
+        system(status(TaskState::Failed)),
+    ]);
+    assert_eq!(
+        results,
+        vec![Ok(1), Ok(1), Ok(0), Ok(1), Ok(1), Ok(1), Ok(0)]
+    );
+    assert_eq!(log.len(), 5);
+    assert!(state.cluster.tasks.is_empty());
+    let agent = &state.cluster.agents["ag"];
+    assert_eq!(agent.hostname, "host");
+    assert_eq!(
+        agent.last_ended_task.as_ref().unwrap().state,
+        TaskState::Failed
+    );
+    assert!(agent.streams.is_empty());
+    assert_eq!(agent.applied_version, None);
+}
+
+#[test]
+fn unchanged_settings_are_not_logged() {
+    let settings = ExecutorSettings {
+        cpus_milli: 200,
+        mem_mib: 256,
+        disk_mib: 0,
+        logstash_heap_mib: 512,
+        command: ExecutorCommand::Binary {
+            path: "/usr/bin/logstash-mesos".into(),
+            uri: None,
+        },
+    };
+    let change = || Proposal {
+        at: 1,
+        actor: Actor::System,
+        command: Command::ChangeSettings {
+            settings: settings.clone(),
+        },
+    };
+    let (state, _, results) = run(&[change(), change()]);
+    assert_eq!(results, vec![Ok(1), Ok(0)]);
+    assert_eq!(state.settings, Some(settings.clone()));
+}
+
+const NAMES: &[&str] = &["nginx", "nginx:latest", "a/b/c", "ünï", "x*"];
+const ACTORS: &[&str] = &["alice", "bob", "config-dir"];
+
+fn arb_command() -> impl Strategy<Value = Command> {
+    let name = prop::sample::select(NAMES).prop_map(String::from);
+    let input = "[a-c]{0,3}";
+    let agent = prop::sample::select(&["ag1", "ag2", "ag3"][..]).prop_map(String::from);
+    let task = prop::sample::select(&["t1", "t2", "t3", "t4"][..]).prop_map(String::from);
+    let task_state = prop::sample::select(
+        &[
+            TaskState::Staging,
+            TaskState::Running,
+            TaskState::Failed,
+            TaskState::Lost,
+        ][..],
+    );
+    prop_oneof![
+        (name.clone(), input).prop_map(|(n, i)| create(&n, &i)),
+        (name.clone(), input).prop_map(|(n, i)| update(&n, &i)),
+        (name.clone(), 0u32..5).prop_map(|(name, version)| Command::RevertConfig { name, version }),
+        name.clone().prop_map(|name| Command::DeleteConfig { name }),
+        (agent.clone(), task.clone()).prop_map(|(agent_id, task_id)| {
+            Command::RecordExecutorLaunched {
+                hostname: format!("{agent_id}.example"),
+                executor_id: format!("e-{task_id}"),
+                agent_id,
+                task_id,
+                fingerprint: "fp".into(),
+            }
+        }),
+        (agent.clone(), task, task_state).prop_map(|(agent_id, task_id, state)| {
+            Command::RecordTaskStatus {
+                task_id,
+                agent_id,
+                state,
+                reason: None,
+                message: None,
+                source: None,
+            }
+        }),
+        (agent.clone(), 0u64..20)
+            .prop_map(|(agent_id, version)| Command::RecordConfigApplied { agent_id, version }),
+        (agent.clone(), any::<bool>()).prop_map(|(agent_id, start)| {
+            Command::RecordStreamChange {
+                agent_id,
+                container_id: "c1".into(),
+                image: "nginx".into(),
+                path: "/var/log/a".into(),
+                change: if start {
+                    StreamChange::Started
+                } else {
+                    StreamChange::Stopped
+                },
+                reason: None,
+            }
+        }),
+        agent.prop_map(|agent_id| Command::RemoveAgent {
+            agent_id,
+            reason: "gone".into()
+        }),
+        (1u64..4, 1u64..4).prop_map(|(replica, term)| Command::RecordLeader { replica, term }),
+    ]
+}
+
+fn arb_proposals() -> impl Strategy<Value = Vec<Proposal>> {
+    prop::collection::vec(
+        (0u64..1_000, prop::sample::select(ACTORS), arb_command())
+            .prop_map(|(at, actor, command)| proposal(at, actor, command)),
+        0..80,
+    )
+}
+
+proptest! {
+    #[test]
+    fn full_replay_equals_incremental_projection(proposals in arb_proposals()) {
+        let (incremental, log, _) = run(&proposals);
+        prop_assert_eq!(State::replay(&log), incremental);
+    }
+
+    #[test]
+    fn snapshot_plus_tail_equals_full_replay(proposals in arb_proposals(), cut in any::<prop::sample::Index>()) {
+        let (full, log, _) = run(&proposals);
+        let k = if log.is_empty() { 0 } else { cut.index(log.len() + 1) };
+        let snapshot = codec::encode(&State::replay(&log[..k]));
+        let mut restored: State = codec::decode(&snapshot).unwrap();
+        for env in &log[k..] {
+            restored.apply(env);
+        }
+        prop_assert_eq!(restored, full);
+    }
+
+    #[test]
+    fn as_of_any_seq_equals_the_state_replayed_to_it(proposals in arb_proposals()) {
+        let (full, log, _) = run(&proposals);
+        for k in 0..=log.len() {
+            let then = State::replay(&log[..k]);
+            let expected: Vec<_> = then.configs.live().map(|c| (c.name, c.input, c.version.seq)).collect();
+            let actual: Vec<_> = full.configs.as_of(k as u64).map(|c| (c.name, c.input, c.version.seq)).collect();
+            prop_assert_eq!(actual, expected);
+        }
+    }
+
+    #[test]
+    fn every_envelope_round_trips_through_the_codec(proposals in arb_proposals()) {
+        let (_, log, _) = run(&proposals);
+        for env in &log {
+            prop_assert_eq!(&codec::decode_envelope(&codec::encode_envelope(env)).unwrap(), env);
+        }
+    }
+}
