@@ -69,6 +69,10 @@ pub enum Command {
         agent_id: String,
         reason: String,
     },
+    RecordFrameworkRemoved {
+        framework_id: String,
+        reason: String,
+    },
 }
 
 /// A command with who asked for it and when, as it travels through the journal.

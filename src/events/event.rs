@@ -65,6 +65,12 @@ pub enum Event {
         agent_id: String,
         reason: String,
     },
+    /// The framework is gone from Mesos (torn down, or removed after its
+    /// failover timeout): its id cannot subscribe again and its tasks are dead.
+    FrameworkRemoved {
+        framework_id: String,
+        reason: String,
+    },
 }
 
 /// The variant of an [`Event`] without its data, for filters and counters.
@@ -81,10 +87,11 @@ pub enum EventType {
     ExecutorConfigApplied,
     StreamsChanged,
     AgentRemoved,
+    FrameworkRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::ConfigCreated,
         EventType::ConfigUpdated,
         EventType::ConfigDeleted,
@@ -96,6 +103,7 @@ impl EventType {
         EventType::ExecutorConfigApplied,
         EventType::StreamsChanged,
         EventType::AgentRemoved,
+        EventType::FrameworkRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +119,7 @@ impl EventType {
             EventType::ExecutorConfigApplied => "ExecutorConfigApplied",
             EventType::StreamsChanged => "StreamsChanged",
             EventType::AgentRemoved => "AgentRemoved",
+            EventType::FrameworkRemoved => "FrameworkRemoved",
         }
     }
 
@@ -140,6 +149,7 @@ impl Event {
             Event::ExecutorConfigApplied { .. } => EventType::ExecutorConfigApplied,
             Event::StreamsChanged { .. } => EventType::StreamsChanged,
             Event::AgentRemoved { .. } => EventType::AgentRemoved,
+            Event::FrameworkRemoved { .. } => EventType::FrameworkRemoved,
         }
     }
 

@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use proptest::prelude::*;
 
 use super::*;
@@ -104,17 +106,38 @@ fn a_corrupt_event_is_reported_with_its_seq() {
         }
     });
     {
-        let db = sled::open(dir.path().join("journal")).unwrap();
+        // Held until sled's threads let go of the journal dropped above.
+        let db = (0..250)
+            .find_map(|_| {
+                sled::open(dir.path().join("journal"))
+                    .inspect_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                    .ok()
+            })
+            .expect("the journal is released");
         let events = db.open_tree("events").unwrap();
         events
             .insert(2u64.to_be_bytes(), &b"\x00\x01garbage"[..])
             .unwrap();
         db.flush().unwrap();
     }
-    match Journal::open_with(dir.path(), u64::MAX) {
+    match reopen(dir.path(), u64::MAX) {
         Err(JournalError::Corrupt { seq: 2, .. }) => {}
         Err(other) => panic!("expected Corrupt at seq 2, got {other}"),
         Ok(_) => panic!("opened a corrupt journal"),
+    }
+}
+
+/// Opens a journal that this process just dropped: sled's background threads
+/// may hold the directory lock for a moment after the last handle is gone.
+fn reopen(dir: &Path, snapshot_every: u64) -> Result<Journal, JournalError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match Journal::open_with(dir, snapshot_every) {
+            Err(JournalError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -153,7 +176,7 @@ proptest! {
             let history: Vec<_> = journal.events(1, u64::MAX, true).map(Result::unwrap).collect();
             (journal.read(State::clone), history)
         });
-        let reopened = Journal::open_with(dir.path(), snapshot_every).unwrap();
+        let reopened = reopen(dir.path(), snapshot_every).unwrap();
         prop_assert_eq!(reopened.read(State::clone), before.clone());
         let again: Vec<_> = reopened.events(1, u64::MAX, true).map(Result::unwrap).collect();
         prop_assert_eq!(&again, &history);

@@ -10,4 +10,5 @@ pub mod fingerprint;
 pub mod live;
 pub mod offers;
 pub mod reports;
+pub mod settings;
 pub mod upkeep;

@@ -77,14 +77,9 @@ pub enum DeclineReason {
     ShortOf(String, f64, f64),
 }
 
-/// Decides every offer of a batch. `launching` are agents where a launch was
-/// sent but is not yet in the projection.
-pub fn decide(
-    offers: &[Offer],
-    state: &State,
-    needs: &Requirements,
-    launching: &BTreeSet<String>,
-) -> Vec<Decision> {
+/// Decides every offer of a batch. Launches are recorded in the log before
+/// they are sent, so the projection knows every executor that may exist.
+pub fn decide(offers: &[Offer], state: &State, needs: &Requirements) -> Vec<Decision> {
     let mut launched_now: BTreeSet<&str> = BTreeSet::new();
     offers
         .iter()
@@ -94,9 +89,7 @@ pub fn decide(
                 refuse_seconds,
                 reason,
             };
-            if state.cluster.tasks_on(&offer.agent_id).next().is_some()
-                || launching.contains(&offer.agent_id)
-            {
+            if state.cluster.tasks_on(&offer.agent_id).next().is_some() {
                 return decline(REFUSE_COVERED_SECS, DeclineReason::Covered);
             }
             if launched_now.contains(offer.agent_id.as_str()) {
@@ -270,20 +263,13 @@ mod tests {
     #[test]
     fn launches_once_per_agent_without_an_executor() {
         let state = state_with(vec![launched("a1", "t1")]);
-        let offers = [
-            plenty("o1", "a1"),
-            plenty("o2", "a2"),
-            plenty("o3", "a2"),
-            plenty("o4", "a3"),
-        ];
-        let launching = BTreeSet::from(["a3".to_owned()]);
+        let offers = [plenty("o1", "a1"), plenty("o2", "a2"), plenty("o3", "a2")];
         assert_eq!(
-            kinds(&decide(&offers, &state, &needs(), &launching)),
+            kinds(&decide(&offers, &state, &needs())),
             [
                 "decline Covered",
                 "launch a2",
-                "decline LaunchingFromOtherOffer",
-                "decline Covered"
+                "decline LaunchingFromOtherOffer"
             ]
         );
     }
@@ -295,12 +281,7 @@ mod tests {
             status("a1", "t1", TaskState::Failed),
         ]);
         assert_eq!(
-            kinds(&decide(
-                &[plenty("o", "a1")],
-                &state,
-                &needs(),
-                &BTreeSet::new()
-            )),
+            kinds(&decide(&[plenty("o", "a1")], &state, &needs())),
             ["launch a1"]
         );
         let running = state_with(vec![
@@ -308,12 +289,7 @@ mod tests {
             status("a1", "t1", TaskState::Running),
         ]);
         assert_eq!(
-            kinds(&decide(
-                &[plenty("o", "a1")],
-                &running,
-                &needs(),
-                &BTreeSet::new()
-            )),
+            kinds(&decide(&[plenty("o", "a1")], &running, &needs())),
             ["decline Covered"]
         );
     }
@@ -333,8 +309,7 @@ mod tests {
                 ],
             )
         };
-        let decide_one =
-            |o: Offer| kinds(&decide(&[o], &State::default(), &needs(), &BTreeSet::new()));
+        let decide_one = |o: Offer| kinds(&decide(&[o], &State::default(), &needs()));
         assert_eq!(decide_one(split(resource("disk", 1.0))), ["launch a"]);
 
         let reserved_elsewhere = Resource {
@@ -389,7 +364,6 @@ mod tests {
             &[plenty("o1", "a1"), plenty("o2", "a2"), exiting],
             &State::default(),
             &needs,
-            &BTreeSet::new(),
         );
         assert_eq!(
             kinds(&decisions),

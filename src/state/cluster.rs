@@ -185,6 +185,18 @@ impl Cluster {
                 self.agents.remove(agent_id);
                 self.tasks.retain(|_, t| &t.agent_id != agent_id);
             }
+            Event::FrameworkRemoved { reason, .. } => {
+                self.framework = None;
+                for (_, mut task) in std::mem::take(&mut self.tasks) {
+                    task.state = TaskState::Gone;
+                    task.reason = Some(reason.clone());
+                    task.updated_at = env.at;
+                    let agent = self.agents.entry(task.agent_id.clone()).or_default();
+                    agent.streams.clear();
+                    agent.applied_version = None;
+                    agent.last_ended_task = Some(task);
+                }
+            }
             Event::ConfigCreated { .. }
             | Event::ConfigUpdated { .. }
             | Event::ConfigDeleted { .. }

@@ -184,6 +184,19 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 reason: reason.clone(),
             })
         }
+        Command::RecordFrameworkRemoved {
+            framework_id,
+            reason,
+        } => {
+            let current = state.cluster.framework.as_ref();
+            if current.is_none_or(|f| &f.framework_id != framework_id) {
+                return Ok(vec![]);
+            }
+            one(Event::FrameworkRemoved {
+                framework_id: framework_id.clone(),
+                reason: reason.clone(),
+            })
+        }
     }
 }
 

@@ -214,6 +214,45 @@ fn task_lifecycle_frees_the_agent() {
 }
 
 #[test]
+fn a_removed_framework_ends_every_task() {
+    let replica = |command| Proposal {
+        at: 5,
+        actor: Actor::Replica(1),
+        command,
+    };
+    let (state, _, results) = run(&[
+        replica(Command::RecordFrameworkSubscribed {
+            framework_id: "fw-1".into(),
+            master: "m".into(),
+            replica: 1,
+        }),
+        replica(Command::RecordExecutorLaunched {
+            agent_id: "ag".into(),
+            hostname: "h".into(),
+            task_id: "t".into(),
+            executor_id: "e".into(),
+            fingerprint: "f".into(),
+        }),
+        replica(Command::RecordFrameworkRemoved {
+            framework_id: "other".into(),
+            reason: "teardown".into(),
+        }),
+        replica(Command::RecordFrameworkRemoved {
+            framework_id: "fw-1".into(),
+            reason: "teardown".into(),
+        }),
+    ]);
+    assert_eq!(results, vec![Ok(1), Ok(1), Ok(0), Ok(1)]);
+    assert_eq!(state.cluster.framework, None);
+    assert!(state.cluster.tasks.is_empty());
+    let ended = state.cluster.agents["ag"].last_ended_task.as_ref().unwrap();
+    assert_eq!(
+        (ended.state, ended.reason.as_deref()),
+        (TaskState::Gone, Some("teardown"))
+    );
+}
+
+#[test]
 fn unchanged_settings_are_not_logged() {
     let settings = ExecutorSettings {
         cpus_milli: 200,
@@ -298,6 +337,19 @@ fn arb_command() -> impl Strategy<Value = Command> {
             reason: "gone".into()
         }),
         (1u64..4, 1u64..4).prop_map(|(replica, term)| Command::RecordLeader { replica, term }),
+        prop::sample::select(&["fw-1", "fw-2"][..]).prop_map(|id| {
+            Command::RecordFrameworkSubscribed {
+                framework_id: id.into(),
+                master: "m".into(),
+                replica: 1,
+            }
+        }),
+        prop::sample::select(&["fw-1", "fw-2"][..]).prop_map(|id| {
+            Command::RecordFrameworkRemoved {
+                framework_id: id.into(),
+                reason: "gone".into(),
+            }
+        }),
     ]
 }
 
