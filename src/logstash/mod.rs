@@ -17,6 +17,7 @@ mod ast;
 mod error;
 mod parser;
 mod paths;
+pub mod render;
 
 #[cfg(test)]
 mod tests;
@@ -29,7 +30,7 @@ pub use ast::{
 };
 pub use error::{ParseError, line_column};
 pub use parser::MAX_DEPTH;
-pub use paths::{PathEntry, docker_paths, host_paths};
+pub use paths::{PathEntry, docker_paths, host_paths, plugins};
 
 /// Parse a whole pipeline config (sections input/filter/output).
 ///

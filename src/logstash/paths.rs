@@ -2,7 +2,7 @@
 //! framework how a path in a pipeline maps between host and container.
 
 use super::ast::{
-    Attribute, BranchOrPlugin, Condition, Config, Expression, Negated, Plugin, Rvalue, Span, Value,
+    BranchOrPlugin, Condition, Config, Expression, Negated, Plugin, Rvalue, Span, Value,
 };
 
 /// One `docker-path` or `host-path` setting found in a config.
@@ -41,23 +41,40 @@ pub fn host_paths(config: &Config) -> Vec<PathEntry> {
 }
 
 fn paths_named(config: &Config, name: &str) -> Vec<PathEntry> {
-    let mut finder = Finder {
-        name,
-        found: Vec::new(),
-    };
+    let mut found: Vec<PathEntry> = plugins(config)
+        .into_iter()
+        .flat_map(|plugin| &plugin.attributes)
+        .filter(|attribute| attribute.name == name)
+        .filter_map(|attribute| match &attribute.value {
+            Value::String(string) => Some(PathEntry {
+                value: string.unescaped(),
+                attribute_span: attribute.span,
+                value_span: string.span,
+            }),
+            _ => None,
+        })
+        .collect();
+    found.sort_by_key(|entry| entry.attribute_span.start);
+    found
+}
+
+/// Every plugin of the config at any depth (in sections, inside conditionals,
+/// nested as a value), each before the plugins nested in it, so callers that
+/// rewrite plugins see all of them.
+pub fn plugins(config: &Config) -> Vec<&Plugin> {
+    let mut walker = Walker { found: Vec::new() };
     for section in &config.sections {
-        finder.body(&section.body);
+        walker.body(&section.body);
     }
-    finder.found
+    walker.found
 }
 
-struct Finder<'n> {
-    name: &'n str,
-    found: Vec<PathEntry>,
+struct Walker<'a> {
+    found: Vec<&'a Plugin>,
 }
 
-impl Finder<'_> {
-    fn body(&mut self, body: &[BranchOrPlugin]) {
+impl<'a> Walker<'a> {
+    fn body(&mut self, body: &'a [BranchOrPlugin]) {
         for item in body {
             match item {
                 BranchOrPlugin::Plugin(plugin) => self.plugin(plugin),
@@ -74,26 +91,14 @@ impl Finder<'_> {
         }
     }
 
-    fn plugin(&mut self, plugin: &Plugin) {
+    fn plugin(&mut self, plugin: &'a Plugin) {
+        self.found.push(plugin);
         for attribute in &plugin.attributes {
-            self.attribute(attribute);
+            self.value(&attribute.value);
         }
     }
 
-    fn attribute(&mut self, attribute: &Attribute) {
-        if attribute.name == self.name
-            && let Value::String(string) = &attribute.value
-        {
-            self.found.push(PathEntry {
-                value: string.unescaped(),
-                attribute_span: attribute.span,
-                value_span: string.span,
-            });
-        }
-        self.value(&attribute.value);
-    }
-
-    fn value(&mut self, value: &Value) {
+    fn value(&mut self, value: &'a Value) {
         match value {
             Value::Plugin(plugin) => self.plugin(plugin),
             Value::Array(array) => array.elements.iter().for_each(|v| self.value(v)),
@@ -103,14 +108,14 @@ impl Finder<'_> {
     }
 
     /// Array literals in conditions may (oddly) hold plugins too.
-    fn condition(&mut self, condition: &Condition) {
+    fn condition(&mut self, condition: &'a Condition) {
         self.expression(&condition.first);
         for (_, expression) in &condition.rest {
             self.expression(expression);
         }
     }
 
-    fn expression(&mut self, expression: &Expression) {
+    fn expression(&mut self, expression: &'a Expression) {
         match expression {
             Expression::Group { condition, .. } => self.condition(condition),
             Expression::Not { operand, .. } => match operand {
@@ -126,7 +131,7 @@ impl Finder<'_> {
         }
     }
 
-    fn rvalue(&mut self, rvalue: &Rvalue) {
+    fn rvalue(&mut self, rvalue: &'a Rvalue) {
         match rvalue {
             Rvalue::Array(array) => array.elements.iter().for_each(|v| self.value(v)),
             Rvalue::MethodCall(call) => call.args.iter().for_each(|a| self.rvalue(a)),
