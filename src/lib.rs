@@ -7,6 +7,8 @@
 //! * [`state`]: projections of the log and the decider; pure.
 //! * [`logstash`]: the Logstash config language (parser, path extraction); pure.
 //! * [`journal`]: the durable event journal and its one write interface.
+//! * [`mesos`]: the Mesos v1 scheduler and executor HTTP APIs; no business logic.
+//! * [`scheduler`]: leader duties (offer, rollout and report decisions, the Mesos driver loop).
 //! * [`api`]: the REST API (axum) over the journal.
 //! * [`server`]: wiring a journal and the API into a running scheduler process.
 //! * [`telemetry`]: logging and metrics set-up.
@@ -15,6 +17,7 @@ pub mod api;
 pub mod events;
 pub mod journal;
 pub mod logstash;
+pub mod mesos;
 pub mod scheduler;
 pub mod server;
 pub mod state;

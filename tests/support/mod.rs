@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod fake_master;
+
 /// A `logstash-mesos local` process.
 pub struct Local {
     child: Option<Child>,
