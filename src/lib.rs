@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod events;
+pub mod executor;
 pub mod journal;
 pub mod logstash;
 pub mod mesos;

@@ -8,6 +8,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use logstash_mesos::api::Tokens;
+use logstash_mesos::events::{ExecutorCommand, ExecutorSettings};
+use logstash_mesos::executor::agent::{self, ConfigHolder};
+use logstash_mesos::mesos::executor::ExecutorEnv;
+use logstash_mesos::mesos::scheduler::SchedulerConfig;
+use logstash_mesos::scheduler::constraints::Constraint;
+use logstash_mesos::scheduler::driver::{Leader, Outcome};
+use logstash_mesos::scheduler::settings::{FrameworkSettings, LaunchSettings};
 use logstash_mesos::server::{Server, ServerConfig};
 use logstash_mesos::telemetry::{self, LogFormat};
 
@@ -39,7 +46,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one scheduler replica: REST API, event journal, and (as leader) the Mesos framework.
-    Scheduler(SchedulerArgs),
+    Scheduler(Box<SchedulerArgs>),
     /// Run the executor; started by the Mesos agent and configured from its MESOS_* environment.
     Executor,
     /// Run everything on one machine without Mesos, for trying it out and development.
@@ -54,6 +61,125 @@ struct SchedulerArgs {
 
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    mesos: MesosArgs,
+
+    /// Tear the framework down (every executor is stopped and the framework id
+    /// can never be used again), record it in the log, and exit.
+    #[arg(long, env = "LOGSTASH_MESOS_TEARDOWN")]
+    teardown: bool,
+}
+
+#[derive(Debug, Args)]
+struct MesosArgs {
+    /// Mesos master URLs, comma separated (e.g. http://m1:5050,http://m2:5050); a
+    /// non-leading master redirects to the leader.
+    #[arg(long, value_name = "URLS", env = "LOGSTASH_MESOS_MASTER")]
+    master: String,
+
+    /// Principal for HTTP Basic authentication with the master, and the framework's principal.
+    #[arg(long, env = "LOGSTASH_MESOS_MESOS_PRINCIPAL")]
+    mesos_principal: Option<String>,
+
+    /// File holding the secret for --mesos-principal (keeps it out of the process list).
+    #[arg(long, value_name = "PATH", env = "LOGSTASH_MESOS_MESOS_SECRET_FILE")]
+    mesos_secret_file: Option<PathBuf>,
+
+    /// Framework name shown by Mesos.
+    #[arg(
+        long,
+        default_value = "logstash",
+        env = "LOGSTASH_MESOS_FRAMEWORK_NAME"
+    )]
+    framework_name: String,
+
+    /// Mesos role the framework subscribes as; offers reserved for it are used.
+    #[arg(long, default_value = "*", env = "LOGSTASH_MESOS_ROLE")]
+    role: String,
+
+    /// Unix user the executors run as on the agents (needs access to the Docker socket).
+    #[arg(long, default_value = "root", env = "LOGSTASH_MESOS_MESOS_USER")]
+    mesos_user: String,
+
+    /// How long Mesos keeps the executors running while no scheduler is connected
+    /// (e.g. `1week`, `2days`, `12h`); after that it tears the framework down.
+    #[arg(long, default_value = "1week", value_parser = humantime::parse_duration, env = "LOGSTASH_MESOS_FAILOVER_TIMEOUT")]
+    failover_timeout: std::time::Duration,
+
+    /// URL of this scheduler's GUI, linked from the Mesos UI (default: http://<hostname>:<port>/).
+    #[arg(long, env = "LOGSTASH_MESOS_WEBUI_URL")]
+    webui_url: Option<String>,
+
+    /// Path of the logstash-mesos binary on the agents, run as `<path> executor`
+    /// (default: this binary's own path), or its name in the sandbox with --executor-uri.
+    #[arg(long, value_name = "PATH", env = "LOGSTASH_MESOS_EXECUTOR_BINARY")]
+    executor_binary: Option<String>,
+
+    /// URI the Mesos fetcher downloads the executor binary from into the sandbox.
+    #[arg(
+        long,
+        value_name = "URI",
+        env = "LOGSTASH_MESOS_EXECUTOR_URI",
+        conflicts_with = "executor_image"
+    )]
+    executor_uri: Option<String>,
+
+    /// Run the executor from this Docker image instead (the Docker socket is mounted into it).
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        env = "LOGSTASH_MESOS_EXECUTOR_IMAGE",
+        conflicts_with = "executor_binary"
+    )]
+    executor_image: Option<String>,
+
+    /// CPUs per executor (including Logstash).
+    #[arg(long, default_value = "0.2", env = "LOGSTASH_MESOS_EXECUTOR_CPUS")]
+    executor_cpus: f64,
+
+    /// Memory per executor in MiB (include the Logstash heap when Logstash runs on the agents).
+    #[arg(long, default_value = "256", env = "LOGSTASH_MESOS_EXECUTOR_MEM")]
+    executor_mem: u32,
+
+    /// Disk per executor in MiB, for the spool (0: none requested).
+    #[arg(long, default_value = "0", env = "LOGSTASH_MESOS_EXECUTOR_DISK")]
+    executor_disk: u32,
+
+    /// Logstash heap in MiB, passed to the executors.
+    #[arg(long, default_value = "512", env = "LOGSTASH_MESOS_LOGSTASH_HEAP")]
+    logstash_heap: u32,
+
+    /// Placement constraint on agents, repeatable: `hostname:LIKE:<regex>`,
+    /// `<attribute>:<value>`, `<field>:UNLIKE:<regex>`, `<field>:CLUSTER:<value>`.
+    #[arg(
+        long = "constraint",
+        value_name = "CONSTRAINT",
+        env = "LOGSTASH_MESOS_CONSTRAINT",
+        value_delimiter = ';'
+    )]
+    constraints: Vec<String>,
+
+    /// Docker socket on the agents, mounted into the executor image.
+    #[arg(
+        long,
+        default_value = "/var/run/docker.sock",
+        env = "LOGSTASH_MESOS_DOCKER_SOCKET"
+    )]
+    docker_socket: String,
+
+    /// Extra environment for the executors, `NAME=VALUE`, repeatable (e.g. RUST_LOG=debug).
+    #[arg(
+        long = "executor-env",
+        value_name = "NAME=VALUE",
+        env = "LOGSTASH_MESOS_EXECUTOR_ENV",
+        value_delimiter = ';'
+    )]
+    executor_env: Vec<String>,
+
+    /// This replica's id, recorded as the actor of its leader duties.
+    #[arg(long, default_value = "1", env = "LOGSTASH_MESOS_NODE_ID")]
+    node_id: u64,
 }
 
 #[derive(Debug, Args)]
@@ -125,10 +251,8 @@ fn main() -> ExitCode {
             .common
             .server_config(args.listen)
             .and_then(|config| run(config, "local")),
-        Command::Scheduler(_) => {
-            not_built("scheduler", "the Mesos scheduler (issue: Mesos scheduler)")
-        }
-        Command::Executor => not_built("executor", "the executor"),
+        Command::Scheduler(args) => scheduler(*args),
+        Command::Executor => executor(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,11 +263,165 @@ fn main() -> ExitCode {
     }
 }
 
-fn not_built(subcommand: &str, part: &str) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`{subcommand}` is not available in this build: {part} is not built yet. \
-         `logstash-mesos local` runs the scheduler's API and journal on one machine."
-    )
+fn executor() -> anyhow::Result<()> {
+    let env = ExecutorEnv::from_process_env()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            signal.cancel();
+        });
+        agent::run(env, ConfigHolder::default(), stop).await?;
+        Ok(())
+    })
+}
+
+fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+    let config = args.common.server_config(args.listen)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::start(config).await?;
+        let leader = args.mesos.leader(&server, args.listen)?;
+        if args.teardown {
+            leader.teardown(std::time::Duration::from_secs(60)).await?;
+            println!("logstash-mesos: the framework was torn down");
+            server.shutdown();
+            server.wait().await?;
+            return Ok(());
+        }
+        println!(
+            "logstash-mesos scheduler: listening on http://{}/",
+            server.addr
+        );
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut leading = tokio::spawn(leader.run(stop.clone()));
+        let outcome = tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                stop.cancel();
+                (&mut leading).await
+            }
+            outcome = &mut leading => outcome,
+        };
+        server.shutdown();
+        server.wait().await?;
+        match outcome.context("the Mesos loop panicked")?? {
+            Outcome::Stopped | Outcome::TornDown => Ok(()),
+            Outcome::FailedOver(message) => anyhow::bail!(
+                "another scheduler took over the framework ({message}); this one stood down"
+            ),
+            Outcome::Fatal(message) => anyhow::bail!("the Mesos subscription failed: {message}"),
+        }
+    })
+}
+
+impl MesosArgs {
+    fn leader(&self, server: &Server, listen: SocketAddr) -> anyhow::Result<Leader> {
+        let mut mesos = SchedulerConfig::from_master_list(&self.master)
+            .with_context(|| format!("--master {:?}", self.master))?;
+        if let Some(principal) = &self.mesos_principal {
+            let secret = match &self.mesos_secret_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --mesos-secret-file {}", path.display()))?
+                    .trim_end()
+                    .to_owned(),
+                None => anyhow::bail!("--mesos-principal needs --mesos-secret-file"),
+            };
+            mesos = mesos.with_credentials(principal.clone(), secret);
+        }
+        let hostname = hostname();
+        let webui_url = self
+            .webui_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{}/", hostname, listen.port()));
+        let command = match (&self.executor_image, &self.executor_uri) {
+            (Some(image), _) => ExecutorCommand::Image {
+                image: image.clone(),
+            },
+            (None, Some(uri)) => {
+                let name = uri
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("logstash-mesos");
+                ExecutorCommand::Binary {
+                    path: self
+                        .executor_binary
+                        .clone()
+                        .unwrap_or_else(|| format!("./{name}")),
+                    uri: Some(uri.clone()),
+                }
+            }
+            (None, None) => ExecutorCommand::Binary {
+                path: match &self.executor_binary {
+                    Some(path) => path.clone(),
+                    None => std::env::current_exe()
+                        .context("cannot find this binary's path; set --executor-binary")?
+                        .display()
+                        .to_string(),
+                },
+                uri: None,
+            },
+        };
+        if !(self.executor_cpus.is_finite() && self.executor_cpus > 0.0) {
+            anyhow::bail!("--executor-cpus must be a positive number");
+        }
+        let constraints = self
+            .constraints
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| c.parse::<Constraint>())
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut environment = vec![(
+            "LOGSTASH_MESOS_LOGSTASH_HEAP".to_owned(),
+            self.logstash_heap.to_string(),
+        )];
+        for pair in self.executor_env.iter().filter(|p| !p.is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .filter(|(n, _)| !n.is_empty())
+                .with_context(|| format!("--executor-env {pair:?} must be NAME=VALUE"))?;
+            environment.push((name.to_owned(), value.to_owned()));
+        }
+        Ok(Leader {
+            journal: server.journal.clone(),
+            live: server.live.clone(),
+            framework: FrameworkSettings {
+                name: self.framework_name.clone(),
+                role: self.role.clone(),
+                user: self.mesos_user.clone(),
+                principal: self.mesos_principal.clone(),
+                failover_timeout: self.failover_timeout,
+                webui_url: Some(webui_url),
+                hostname: Some(hostname),
+            },
+            launch: LaunchSettings {
+                executor: ExecutorSettings {
+                    cpus_milli: (self.executor_cpus * 1000.0).round() as u32,
+                    mem_mib: self.executor_mem,
+                    disk_mib: self.executor_disk,
+                    logstash_heap_mib: self.logstash_heap,
+                    command,
+                },
+                constraints,
+                docker_socket: self.docker_socket.clone(),
+                environment,
+            },
+            mesos,
+            replica: self.node_id,
+        })
+    }
+}
+
+/// This machine's hostname, for the framework's Mesos UI link.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {

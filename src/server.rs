@@ -36,6 +36,8 @@ pub enum ServerError {
 /// A started server: its address, and the handle to stop it.
 pub struct Server {
     pub addr: SocketAddr,
+    pub journal: Arc<Journal>,
+    pub live: Arc<Live>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
@@ -53,22 +55,26 @@ impl Server {
                 })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         let shutdown = CancellationToken::new();
+        let live = Arc::new(Live::default());
         let app = AppState {
             journal: journal.clone(),
             tokens: Arc::new(config.tokens),
             metrics: telemetry::metrics(),
-            live: Arc::new(Live::default()),
+            live: live.clone(),
             shutdown: shutdown.clone(),
         };
+        let closing = journal.clone();
         let task = tokio::spawn(async move {
             api::serve(listener, app)
                 .await
                 .map_err(ServerError::Serve)?;
-            journal.close().await?;
+            closing.close().await?;
             Ok(())
         });
         Ok(Server {
             addr,
+            journal,
+            live,
             shutdown,
             task,
         })

@@ -4,11 +4,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Answer, Local, client, encode};
+use support::{Answer, Instance, client, encode};
 
 const INPUT: &str = "input {\n  file {\n    docker-path => \"/var/log/nginx/access.log\"\n  }\n}\n";
 
-async fn post(local: &Local, body: Value) -> Answer {
+async fn post(local: &Instance, body: Value) -> Answer {
     Answer::of(
         client()
             .post(local.url("/api/configs"))
@@ -20,14 +20,14 @@ async fn post(local: &Local, body: Value) -> Answer {
     .await
 }
 
-async fn get(local: &Local, path: &str) -> Answer {
+async fn get(local: &Instance, path: &str) -> Answer {
     Answer::of(client().get(local.url(path)).send().await.unwrap()).await
 }
 
 #[tokio::test]
 async fn seed_client_creates_lists_updates_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
-    let local = Local::start(dir.path(), &[]);
+    let local = Instance::local(dir.path(), &[]);
     let name = "mesos/logstash:0.0.6";
 
     let created = post(&local, json!({"name": name, "input": INPUT})).await;
@@ -102,7 +102,7 @@ async fn seed_client_creates_lists_updates_and_deletes() {
 #[tokio::test]
 async fn odd_names_round_trip_through_every_form() {
     let dir = tempfile::tempdir().unwrap();
-    let local = Local::start(dir.path(), &[]);
+    let local = Instance::local(dir.path(), &[]);
     let names = [
         "a/b/c",
         "registry.example.com:5000/team/app@sha256:0123abcd",
@@ -177,7 +177,7 @@ async fn odd_names_round_trip_through_every_form() {
 #[tokio::test]
 async fn every_error_status_in_its_case() {
     let dir = tempfile::tempdir().unwrap();
-    let local = Local::start(dir.path(), &[]);
+    let local = Instance::local(dir.path(), &[]);
     let c = client();
     assert_eq!(
         post(&local, json!({"name": "nginx", "input": INPUT}))
@@ -342,7 +342,7 @@ async fn every_error_status_in_its_case() {
 #[tokio::test]
 async fn broken_logstash_is_refused_with_line_and_column_and_nothing_is_appended() {
     let dir = tempfile::tempdir().unwrap();
-    let local = Local::start(dir.path(), &[]);
+    let local = Instance::local(dir.path(), &[]);
     assert_eq!(
         post(&local, json!({"name": "nginx", "input": INPUT}))
             .await
@@ -396,7 +396,7 @@ async fn tokens_guard_writes_and_name_the_actor() {
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("tokens");
     std::fs::write(&token_file, "# ops team\nops:ops-secret-0123456789\n").unwrap();
-    let local = Local::start(
+    let local = Instance::local(
         &dir.path().join("data"),
         &[
             "--api-token",
@@ -455,7 +455,7 @@ async fn tokens_guard_writes_and_name_the_actor() {
 #[tokio::test]
 async fn reads_can_require_a_token() {
     let dir = tempfile::tempdir().unwrap();
-    let local = Local::start(
+    let local = Instance::local(
         dir.path(),
         &[
             "--api-token",

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use support::{Answer, Local, client};
+use support::{Answer, Instance, client};
 
-async fn get(local: &Local, path: &str) -> Answer {
+async fn get(local: &Instance, path: &str) -> Answer {
     Answer::of(client().get(local.url(path)).send().await.unwrap()).await
 }
 
 async fn write(
-    local: &Local,
+    local: &Instance,
     method: reqwest::Method,
     path: &str,
     token: &str,
@@ -40,9 +40,9 @@ const A: &str = "alice-secret-0123456789";
 const B: &str = "bob-secret-0123456789";
 
 /// alice creates a and b; bob updates a twice; alice deletes b: seqs 1..=5.
-async fn scenario() -> (tempfile::TempDir, Local) {
+async fn scenario() -> (tempfile::TempDir, Instance) {
     let dir = tempfile::tempdir().unwrap();
-    let local = Local::start(dir.path(), &["--api-token", &format!("alice:{A},bob:{B}")]);
+    let local = Instance::local(dir.path(), &["--api-token", &format!("alice:{A},bob:{B}")]);
     use reqwest::Method;
     assert_eq!(
         write(
@@ -406,7 +406,7 @@ async fn sse_streams_new_events_and_resumes_from_last_event_id() {
 #[tokio::test]
 async fn shutdown_ends_open_streams() {
     let dir = tempfile::tempdir().unwrap();
-    let mut local = Local::start(dir.path(), &[]);
+    let mut local = Instance::local(dir.path(), &[]);
     let open = client()
         .get(local.url("/api/events/stream"))
         .send()

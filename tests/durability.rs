@@ -4,9 +4,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Answer, Local, client, encode};
+use support::{Answer, Instance, client, encode};
 
-async fn get(local: &Local, path: &str) -> Value {
+async fn get(local: &Instance, path: &str) -> Value {
     let answer = Answer::of(client().get(local.url(path)).send().await.unwrap()).await;
     assert_eq!(answer.status, 200, "{path}: {}", answer.json);
     answer.json
@@ -18,7 +18,7 @@ async fn ok(request: reqwest::RequestBuilder) {
 }
 
 /// Everything a client can read back about the state.
-async fn everything(local: &Local, names: &[&str], last_seq: u64) -> Vec<Value> {
+async fn everything(local: &Instance, names: &[&str], last_seq: u64) -> Vec<Value> {
     let mut all = vec![
         get(local, "/api/configs").await,
         get(local, "/api/events?order=asc&limit=1000").await,
@@ -35,7 +35,7 @@ async fn everything(local: &Local, names: &[&str], last_seq: u64) -> Vec<Value> 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let mut local = Local::start(dir.path(), &[]);
+    let mut local = Instance::local(dir.path(), &[]);
     let c = client();
     let names = ["nginx:latest", "mesos/logstash:0.0.6", "a/b/c"];
     for name in names {

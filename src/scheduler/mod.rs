@@ -6,7 +6,9 @@
 //! that executes them against Mesos and the journal.
 
 pub mod constraints;
+pub mod driver;
 pub mod fingerprint;
+pub mod launch;
 pub mod live;
 pub mod offers;
 pub mod reports;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::events::ExecutorSettings;
+use crate::mesos::proto::v1::{FrameworkId, FrameworkInfo, framework_info};
 
 use super::constraints::Constraint;
 use super::offers::Requirements;
@@ -47,5 +48,58 @@ impl LaunchSettings {
             disk_mib: f64::from(self.executor.disk_mib),
             constraints: self.constraints.clone(),
         }
+    }
+}
+
+impl FrameworkSettings {
+    /// The FrameworkInfo to subscribe with; `id` resumes a framework whose id
+    /// is in the log. Checkpointing keeps executors alive across agent
+    /// restarts; partition awareness keeps an unreachable agent's task from
+    /// being reported lost (and replaced) while it may still run.
+    pub fn framework_info(&self, id: Option<String>) -> FrameworkInfo {
+        let capability = |t: framework_info::capability::Type| framework_info::Capability {
+            r#type: Some(t as i32),
+        };
+        FrameworkInfo {
+            user: self.user.clone(),
+            name: self.name.clone(),
+            id: id.map(|value| FrameworkId { value }),
+            failover_timeout: Some(self.failover_timeout.as_secs_f64()),
+            checkpoint: Some(true),
+            role: Some(self.role.clone()),
+            hostname: self.hostname.clone(),
+            principal: self.principal.clone(),
+            webui_url: self.webui_url.clone(),
+            capabilities: vec![
+                capability(framework_info::capability::Type::PartitionAware),
+                capability(framework_info::capability::Type::TaskKillingState),
+            ],
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framework_info_resumes_with_the_logged_id() {
+        let settings = FrameworkSettings {
+            name: "logstash".into(),
+            role: "*".into(),
+            user: "root".into(),
+            principal: Some("ops".into()),
+            failover_timeout: DEFAULT_FAILOVER_TIMEOUT,
+            webui_url: Some("http://sched:9092/".into()),
+            hostname: None,
+        };
+        let fresh = settings.framework_info(None);
+        assert_eq!(fresh.id, None);
+        assert_eq!(fresh.failover_timeout, Some(604_800.0));
+        assert_eq!(fresh.checkpoint, Some(true));
+        assert_eq!(fresh.webui_url.as_deref(), Some("http://sched:9092/"));
+        let resumed = settings.framework_info(Some("fw-1".into()));
+        assert_eq!(resumed.id.map(|i| i.value).as_deref(), Some("fw-1"));
     }
 }

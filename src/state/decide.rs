@@ -111,10 +111,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             message,
             source,
         } => {
+            // Mesos repeats states (reconciliation, resent updates) with
+            // other messages; only a new state is a change.
             let known = state.cluster.tasks.get(task_id);
-            let unchanged = known.is_some_and(|t| {
-                t.state == *task_state && &t.reason == reason && &t.message == message
-            });
+            let unchanged = known.is_some_and(|t| t.state == *task_state);
             // A terminal update for a task we no longer track is a repeat.
             let stale = known.is_none() && task_state.is_terminal() && {
                 let ended = state

@@ -11,27 +11,46 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub mod fake_master;
+pub mod mesos;
 
-/// A `logstash-mesos local` process.
-pub struct Local {
+/// A running `logstash-mesos local` or `scheduler` process with its API on an
+/// ephemeral port.
+pub struct Instance {
     child: Option<Child>,
     pub base: String,
     pub data_dir: PathBuf,
+    subcommand: &'static str,
     args: Vec<String>,
 }
 
-impl Local {
-    /// Starts `logstash-mesos local` on an ephemeral port with `data_dir` and
-    /// extra flags, and waits until it prints its URL.
-    pub fn start(data_dir: &Path, args: &[&str]) -> Local {
+impl Instance {
+    /// Starts `logstash-mesos local` with `data_dir` and extra flags, and waits
+    /// until it prints its URL.
+    pub fn local(data_dir: &Path, args: &[&str]) -> Instance {
+        Instance::start("local", data_dir, args)
+    }
+
+    /// Starts `logstash-mesos scheduler` the same way.
+    pub fn scheduler(data_dir: &Path, args: &[&str]) -> Instance {
+        Instance::start("scheduler", data_dir, args)
+    }
+
+    fn start(subcommand: &'static str, data_dir: &Path, args: &[&str]) -> Instance {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(data_dir, &args);
-        Local {
+        let (child, base) = spawn(subcommand, data_dir, &args);
+        Instance {
             child: Some(child),
             base,
             data_dir: data_dir.to_path_buf(),
+            subcommand,
             args,
         }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -62,13 +81,13 @@ impl Local {
     /// Starts the process again on the same data directory (a new port).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the process first");
-        let (child, base) = spawn(&self.data_dir, &self.args);
+        let (child, base) = spawn(self.subcommand, &self.data_dir, &self.args);
         self.child = Some(child);
         self.base = base;
     }
 }
 
-impl Drop for Local {
+impl Drop for Instance {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -77,19 +96,22 @@ impl Drop for Local {
     }
 }
 
-fn spawn(data_dir: &Path, args: &[String]) -> (Child, String) {
+fn spawn(subcommand: &str, data_dir: &Path, args: &[String]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
-        .arg("local")
+        .arg(subcommand)
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start logstash-mesos local");
+        .expect("start logstash-mesos");
     let stdout = child.stdout.take().expect("stdout");
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
