@@ -196,6 +196,49 @@ async fn scheduler_against_the_real_master() {
         .collect();
     assert_eq!(active.len(), 1, "exactly one framework of ours");
 
+    // New executor settings: stale executors are replaced one at a time.
+    let old: BTreeSet<String> = executors(&scheduler)
+        .await
+        .into_iter()
+        .map(|(_, t, _)| t)
+        .collect();
+    scheduler.terminate();
+    let mut changed = args.to_vec();
+    changed.extend(["--executor-cpus", "0.25"]);
+    let mut scheduler = Instance::scheduler(&data, &changed);
+    let mut fewest_running = agents;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let all = api(&scheduler, "/api/executors").await;
+        let executors = all["executors"].as_array().cloned().unwrap_or_default();
+        let running = executors
+            .iter()
+            .filter(|e| e["task"]["state"] == "Running")
+            .count();
+        fewest_running = fewest_running.min(running);
+        let current = executors.len() == agents
+            && executors.iter().all(|e| {
+                e["task"]["state"] == "Running"
+                    && e["task"]["current_settings"] == true
+                    && e["task"]["task_id"]
+                        .as_str()
+                        .is_some_and(|t| !old.contains(t))
+            });
+        if current {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "executors not replaced: {executors:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        fewest_running + 1 >= agents,
+        "more than one executor was down at a time ({fewest_running} of {agents} running)"
+    );
+    one_running_per_agent(&master, &name, agents).await;
+
     // --teardown removes the framework from the master.
     scheduler.terminate();
     let status = std::process::Command::new(binary)
