@@ -1,31 +1,50 @@
-//! The durable event journal and the one write interface of the system.
+//! The durable, replicated event journal and the one write interface of the
+//! system.
 //!
-//! Every change goes through [`Journal::submit`]: the command is validated,
-//! decided against the current state (`state::decide`), the resulting events are
-//! made durable, then applied to the projections, and only then is the caller
-//! answered. Readers see the projections through [`Journal::read`] and never see
-//! an event that is not on disk.
+//! Every change goes through [`Journal::submit`]: the command is validated
+//! where it is proposed, stamped into a [`Proposal`], replicated with Raft
+//! (openraft over sled), and once committed every replica's state machine
+//! decides it against its projections (`state::decide`), appends the events
+//! to its history and applies them. The caller gets the events, or the typed
+//! [`Rejection`], from the leader's state machine. Readers see the
+//! projections through [`Journal::read`].
 //!
-//! This build keeps the log on one node. Replication puts consensus between
-//! "decided" and "durable" without changing this interface: callers already
-//! handle [`SubmitError::Unavailable`] for the moment no leader is reachable.
+//! A write that arrives at a follower is forwarded to the leader; with no
+//! leader reachable, [`SubmitError::Unavailable`] says so. A single replica is
+//! a cluster of one, initialized on first start.
 
+mod log_store;
+mod machine;
+mod network;
+mod routes;
 mod store;
+pub mod types;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Mutex, watch};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::events::{Actor, Command, Envelope, Proposal};
 use crate::state::{self, Rejection, State};
 
-use store::EventStore;
+use machine::{Machine, Shared};
+use network::{FORWARD_PATH, PeerError, Peers};
+use types::{Forward, ForwardAnswer, NodeId, Raft, Request, Response};
 
-/// How many events may pass between two projection snapshots; the tail after
-/// the last snapshot is replayed at start-up.
-const SNAPSHOT_EVERY: u64 = 4096;
+pub use routes::router as raft_router;
+
+/// How long a write may wait for a leader (an election, a forward) before
+/// the caller is told to retry: longer than a failover takes.
+const WRITE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a membership change may take (a learner catching up first).
+const MEMBERSHIP_DEADLINE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -42,6 +61,10 @@ pub enum JournalError {
     Corrupt { seq: u64, reason: String },
     #[error("projection snapshot cannot be read: {0}")]
     CorruptSnapshot(String),
+    #[error("invalid cluster settings: {0}")]
+    Config(String),
+    #[error("raft failed: {0}")]
+    Raft(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,65 +78,232 @@ pub enum SubmitError {
     Storage(#[from] JournalError),
 }
 
+/// Why a membership change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("no leader is available to change the membership")]
+    Unavailable { leader_hint: Option<String> },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Raft timing. The defaults suit a loaded 2-core machine: heartbeats often
+/// enough that a follower never waits an election timeout for one, and
+/// elections fast enough for a failover in about two seconds (a follower
+/// that saw a leader waits the leader lease, `election_max_ms`, plus its
+/// election timeout before it campaigns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    /// Per snapshot chunk; openraft resends a chunk that times out forever,
+    /// so this is generous.
+    pub install_snapshot_timeout_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat_ms: 150,
+            election_min_ms: 600,
+            election_max_ms: 1200,
+            install_snapshot_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// When the state machine is snapshotted and the log purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// Log entries between two snapshots.
+    pub snapshot_every: u64,
+    /// Log entries kept behind the last snapshot, for followers that lag a little.
+    pub keep_logs: u64,
+}
+
+impl Default for Compaction {
+    fn default() -> Self {
+        Compaction {
+            snapshot_every: 5000,
+            keep_logs: 1000,
+        }
+    }
+}
+
+/// Who this replica is and which replicas form the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub node_id: NodeId,
+    /// `host:port` at which the other replicas reach this one (its `--listen`).
+    pub advertise: String,
+    /// The replicas that form the cluster on first start (id → `host:port`),
+    /// this one included; empty for a cluster of one.
+    pub peers: BTreeMap<NodeId, String>,
+    /// Shared by all replicas; required when there is more than one.
+    pub secret: Option<String>,
+    pub timing: Timing,
+    pub compaction: Compaction,
+}
+
+impl ClusterConfig {
+    /// A cluster of one, as `local` and tests use it.
+    pub fn single(node_id: NodeId, advertise: impl Into<String>) -> ClusterConfig {
+        ClusterConfig {
+            node_id,
+            advertise: advertise.into(),
+            peers: BTreeMap::new(),
+            secret: None,
+            timing: Timing::default(),
+            compaction: Compaction::default(),
+        }
+    }
+}
+
+/// This replica's view of who leads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Leadership {
+    /// The leader this replica knows of.
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    /// This replica is the leader and heard from a quorum recently, so no
+    /// other replica can have been elected meanwhile.
+    pub leading: bool,
+    /// This replica is the leader but has not heard from a quorum for longer
+    /// than an election timeout: writes here cannot commit.
+    pub quorum_lost: bool,
+}
+
+/// The cluster as one replica sees it (`GET /api/cluster`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub id: NodeId,
+    /// `Leader`, `Follower`, `Candidate`, `Learner` or `Shutdown`.
+    pub state: String,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    pub commit_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub purged_index: Option<u64>,
+    /// Seq of the last event in this replica's history.
+    pub last_seq: u64,
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    pub id: NodeId,
+    pub addr: String,
+    pub voter: bool,
+    /// Highest log index known to be on the member (known on the leader only).
+    pub matched_index: Option<u64>,
+    /// Log entries the member is behind the leader (known on the leader only).
+    pub lag: Option<u64>,
+}
+
 pub struct Journal {
     dir: PathBuf,
-    store: EventStore,
-    state: RwLock<State>,
-    /// Serializes writers, so seqs are assigned and made durable in order.
-    writer: Mutex<u64>,
-    last_seq: watch::Sender<u64>,
-    snapshot_every: u64,
+    id: NodeId,
+    raft: Raft,
+    shared: Arc<Shared>,
+    peers: Peers,
+    secret: Option<Arc<str>>,
+    leadership: watch::Receiver<Leadership>,
+    stop: CancellationToken,
 }
 
 impl Journal {
-    /// Opens (or creates) the journal in `dir` and rebuilds the projections:
-    /// the last snapshot plus the events after it, or the whole log when the
-    /// snapshot is missing or unreadable.
-    pub fn open(dir: &Path) -> Result<Journal, JournalError> {
-        Journal::open_with(dir, SNAPSHOT_EVERY)
+    /// Opens (or creates) a single-replica journal in `dir`.
+    pub async fn open(dir: &Path) -> Result<Journal, JournalError> {
+        Journal::open_with(dir, ClusterConfig::single(1, "127.0.0.1:0")).await
     }
 
-    /// [`Journal::open`] with the number of events between projection snapshots.
-    pub fn open_with(dir: &Path, snapshot_every: u64) -> Result<Journal, JournalError> {
-        let store = EventStore::open(dir)?;
-        let last_seq = store.last_seq()?;
-        let snapshot = match store.load_snapshot() {
-            Ok(Some(s)) if s.last_seq <= last_seq => s,
-            Ok(Some(s)) => {
-                tracing::warn!(
-                    snapshot_seq = s.last_seq,
-                    last_seq,
-                    "projection snapshot is ahead of the log; rebuilding from the log"
-                );
-                State::default()
-            }
-            Ok(None) => State::default(),
-            Err(e) => {
-                tracing::warn!(error = %e, "rebuilding projections from the log");
-                State::default()
-            }
-        };
-        let mut state = snapshot;
-        let from = state.last_seq + 1;
-        for env in store.range(from, last_seq, true) {
-            let env = env?;
-            if env.seq != state.last_seq + 1 {
-                return Err(JournalError::Corrupt {
-                    seq: state.last_seq + 1,
-                    reason: format!("missing; the next stored event is {}", env.seq),
-                });
-            }
-            state.apply(&env);
+    /// Opens (or creates) the journal in `dir` as a replica of the cluster
+    /// `config` describes. The lowest id of the initial members forms the
+    /// cluster when its log is empty; on every later start the members'
+    /// logs say who they are, and nothing is initialized again.
+    pub async fn open_with(dir: &Path, config: ClusterConfig) -> Result<Journal, JournalError> {
+        if config.peers.len() > 1 && config.secret.is_none() {
+            return Err(JournalError::Config(
+                "a cluster of several replicas needs a cluster secret (--cluster-secret-file)"
+                    .into(),
+            ));
         }
-        tracing::info!(dir = %dir.display(), last_seq, "journal opened");
-        let (last_seq_tx, _) = watch::channel(state.last_seq);
+        if !config.peers.is_empty() && !config.peers.contains_key(&config.node_id) {
+            return Err(JournalError::Config(format!(
+                "--peers does not name this replica's --node-id {}",
+                config.node_id
+            )));
+        }
+        let timing = config.timing;
+        let raft_config = openraft::Config {
+            cluster_name: "logstash-mesos".into(),
+            heartbeat_interval: timing.heartbeat_ms,
+            election_timeout_min: timing.election_min_ms,
+            election_timeout_max: timing.election_max_ms,
+            install_snapshot_timeout: timing.install_snapshot_timeout_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.compaction.snapshot_every.max(1)),
+            max_in_snapshot_log_to_keep: config.compaction.keep_logs,
+            snapshot_max_chunk_size: 1024 * 1024,
+            max_payload_entries: 1000,
+            ..openraft::Config::default()
+        }
+        .validate()
+        .map_err(|e| JournalError::Config(e.to_string()))?;
+
+        let db = store::open_db(dir)?;
+        let log = log_store::LogStore::open(&db)?;
+        let machine = Machine::open(&db).await?;
+        let shared = machine.shared();
+        let secret: Option<Arc<str>> = config.secret.as_deref().map(Arc::from);
+        let peers = Peers::new(secret.clone());
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            peers.clone(),
+            log,
+            machine,
+        )
+        .await
+        .map_err(|e| JournalError::Raft(e.to_string()))?;
+
+        let members: BTreeMap<NodeId, BasicNode> = if config.peers.is_empty() {
+            BTreeMap::from([(config.node_id, BasicNode::new(&config.advertise))])
+        } else {
+            config
+                .peers
+                .iter()
+                .map(|(id, addr)| (*id, BasicNode::new(addr)))
+                .collect()
+        };
+        let lowest = members.keys().next().copied();
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| JournalError::Raft(e.to_string()))?;
+        if lowest == Some(config.node_id) && !initialized {
+            tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "forming the cluster");
+            match raft.initialize(members).await {
+                Ok(())
+                | Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => {}
+                Err(e) => return Err(JournalError::Raft(e.to_string())),
+            }
+        }
+
+        let stop = CancellationToken::new();
+        let leadership = spawn_leadership_watch(&raft, config.node_id, stop.clone());
+        tracing::info!(dir = %dir.display(), node_id = config.node_id, last_seq = *shared.last_seq.borrow(), "journal opened");
         Ok(Journal {
             dir: dir.to_path_buf(),
-            store,
-            writer: Mutex::new(state.last_seq),
-            state: RwLock::new(state),
-            last_seq: last_seq_tx,
-            snapshot_every: snapshot_every.max(1),
+            id: config.node_id,
+            raft,
+            shared,
+            peers,
+            secret,
+            leadership,
+            stop,
         })
     }
 
@@ -121,61 +311,370 @@ impl Journal {
         &self.dir
     }
 
-    /// Validates, decides and durably appends a command; returns the events it
-    /// produced (none when it changed nothing).
+    pub fn node_id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Validates a command, replicates it and returns the events it produced
+    /// (none when it changed nothing), or why it was rejected.
     pub async fn submit(
         &self,
         actor: Actor,
         command: Command,
     ) -> Result<Vec<Envelope>, SubmitError> {
         state::validate(&command)?;
-        let proposal = Proposal {
-            at: now_millis(),
-            actor,
-            command,
+        let request = Request {
+            id: rand::random(),
+            proposal: Proposal {
+                at: now_millis(),
+                actor,
+                command,
+            },
         };
-        let mut last_snapshot = self.writer.lock().await;
-        let envelopes = self.read(|s| s.envelopes(&proposal))?;
-        if envelopes.is_empty() {
-            return Ok(envelopes);
-        }
-        self.store.append_durably(&envelopes).await?;
-        let last = {
-            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-            for env in &envelopes {
-                state.apply(env);
-            }
-            state.last_seq
-        };
-        for env in &envelopes {
-            metrics::counter!("logstash_mesos_events_appended_total", "type" => env.event.event_type().as_str())
-                .increment(1);
-        }
-        self.last_seq.send_replace(last);
-        if last - *last_snapshot >= self.snapshot_every {
-            let snapshot = self.read(State::clone);
-            self.store.save_snapshot(&snapshot).await?;
-            *last_snapshot = last;
-        }
-        Ok(envelopes)
+        let Response(result) = self.propose(request).await?;
+        result.map_err(|r| SubmitError::Rejected(r.into()))
     }
 
-    /// Runs `f` on the current projections. Keep `f` short: writers wait for it.
+    /// Writes through the leader: locally when this replica leads, else
+    /// forwarded, retrying with the same request id (the state machine
+    /// answers a repeat with the first outcome) until the deadline.
+    async fn propose(&self, request: Request) -> Result<Response, SubmitError> {
+        let deadline = Instant::now() + WRITE_DEADLINE;
+        let mut hint = None;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(SubmitError::Unavailable { leader_hint: hint });
+            }
+            match self.known_leader() {
+                Some((leader, addr)) if leader == self.id => {
+                    if self.leadership.borrow().quorum_lost {
+                        // Leader without a quorum: the others are gone or
+                        // electing; waiting would only delay the answer.
+                        return Err(SubmitError::Unavailable { leader_hint: None });
+                    }
+                    match tokio::time::timeout(remaining, self.raft.client_write(request.clone()))
+                        .await
+                    {
+                        Ok(Ok(written)) => return Ok(written.data),
+                        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "write failed");
+                            return Err(SubmitError::Unavailable { leader_hint: None });
+                        }
+                        Err(_) => {
+                            return Err(SubmitError::Unavailable {
+                                leader_hint: Some(api_url(&addr)),
+                            });
+                        }
+                    }
+                }
+                Some((_, addr)) => {
+                    hint = Some(api_url(&addr));
+                    let answer = self
+                        .forward(&addr, &Forward::Write(request.clone()), remaining)
+                        .await;
+                    match answer {
+                        Ok(ForwardAnswer::Written(response)) => return Ok(response),
+                        Ok(other) => tracing::debug!(?other, "forwarded write not done; retrying"),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "forwarding a write failed; retrying")
+                        }
+                    }
+                }
+                None => {}
+            }
+            tokio::time::sleep(pause.min(remaining)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    async fn forward(
+        &self,
+        addr: &str,
+        call: &Forward,
+        timeout: Duration,
+    ) -> Result<ForwardAnswer, PeerError> {
+        self.peers.call(addr, FORWARD_PATH, call, timeout).await
+    }
+
+    /// The leader's answer to a call forwarded by a follower.
+    async fn answer_forward(&self, call: Forward) -> ForwardAnswer {
+        let not_leader = || ForwardAnswer::NotLeader {
+            leader: self.known_leader(),
+        };
+        if self.known_leader().map(|(id, _)| id) != Some(self.id) {
+            return not_leader();
+        }
+        match call {
+            Forward::Write(request) => {
+                match tokio::time::timeout(WRITE_DEADLINE, self.raft.client_write(request)).await {
+                    Ok(Ok(written)) => ForwardAnswer::Written(written.data),
+                    Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                        not_leader()
+                    }
+                    Ok(Err(e)) => ForwardAnswer::Unavailable(e.to_string()),
+                    Err(_) => {
+                        ForwardAnswer::Unavailable("the write was not committed in time".into())
+                    }
+                }
+            }
+            Forward::ReadIndex => {
+                match tokio::time::timeout(WRITE_DEADLINE, self.raft.get_read_log_id()).await {
+                    Ok(Ok((read, _))) => ForwardAnswer::ReadIndex(read.map_or(0, |l| l.index)),
+                    Ok(Err(e)) => ForwardAnswer::Unavailable(e.to_string()),
+                    Err(_) => {
+                        ForwardAnswer::Unavailable("no quorum confirmed the leadership".into())
+                    }
+                }
+            }
+            Forward::AddMember { id, addr } => match self.add_member_here(id, addr).await {
+                Ok(()) => ForwardAnswer::Done,
+                Err(MembershipError::Refused(e)) => ForwardAnswer::Refused(e),
+                Err(e) => ForwardAnswer::Unavailable(e.to_string()),
+            },
+            Forward::RemoveMember { id } => match self.remove_member_here(id).await {
+                Ok(()) => ForwardAnswer::Done,
+                Err(MembershipError::Refused(e)) => ForwardAnswer::Refused(e),
+                Err(e) => ForwardAnswer::Unavailable(e.to_string()),
+            },
+        }
+    }
+
+    /// The leader this replica knows of, with its address.
+    fn known_leader(&self) -> Option<(NodeId, String)> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let leader = m.current_leader?;
+        let addr = m
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())?;
+        Some((leader, addr))
+    }
+
+    /// Waits until this replica's projections include every write
+    /// acknowledged before the call (a linearizable read barrier): the
+    /// leader confirms its leadership with a quorum and names its commit
+    /// index, and this replica waits until it applied that far.
+    pub async fn linearize(&self) -> Result<(), SubmitError> {
+        let deadline = Instant::now() + WRITE_DEADLINE;
+        let mut hint = None;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(SubmitError::Unavailable { leader_hint: hint });
+            }
+            let index = match self.known_leader() {
+                Some((leader, _)) if leader == self.id => {
+                    match tokio::time::timeout(remaining, self.raft.get_read_log_id()).await {
+                        Ok(Ok((read, _))) => Some(read.map_or(0, |l| l.index)),
+                        _ => None,
+                    }
+                }
+                Some((_, addr)) => {
+                    hint = Some(api_url(&addr));
+                    match self.forward(&addr, &Forward::ReadIndex, remaining).await {
+                        Ok(ForwardAnswer::ReadIndex(index)) => Some(index),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            if let Some(index) = index {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                return self
+                    .raft
+                    .wait(Some(remaining))
+                    .applied_index_at_least(Some(index), "consistent read")
+                    .await
+                    .map(|_| ())
+                    .map_err(|_| SubmitError::Unavailable { leader_hint: hint });
+            }
+            tokio::time::sleep(pause.min(remaining)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    /// Follows who leads; see [`Leadership`].
+    pub fn leadership(&self) -> watch::Receiver<Leadership> {
+        self.leadership.clone()
+    }
+
+    /// Adds a replica: first as a learner that catches up, then as a voter.
+    /// Runs on the leader; a follower forwards it.
+    pub async fn add_member(&self, id: NodeId, addr: String) -> Result<(), MembershipError> {
+        if self.secret.is_none() {
+            return Err(MembershipError::Refused(
+                "this cluster runs without a cluster secret; restart its replicas with --cluster-secret-file first".into(),
+            ));
+        }
+        self.membership_call(Forward::AddMember { id, addr }).await
+    }
+
+    /// Removes a replica (voter or learner).
+    pub async fn remove_member(&self, id: NodeId) -> Result<(), MembershipError> {
+        self.membership_call(Forward::RemoveMember { id }).await
+    }
+
+    async fn membership_call(&self, call: Forward) -> Result<(), MembershipError> {
+        let answer = match self.known_leader() {
+            None => {
+                return Err(MembershipError::Unavailable { leader_hint: None });
+            }
+            Some((leader, _)) if leader == self.id => self.answer_forward(call).await,
+            Some((_, addr)) => self
+                .forward(&addr, &call, MEMBERSHIP_DEADLINE)
+                .await
+                .map_err(|_| MembershipError::Unavailable {
+                    leader_hint: Some(api_url(&addr)),
+                })?,
+        };
+        match answer {
+            ForwardAnswer::Done => Ok(()),
+            ForwardAnswer::Refused(reason) => Err(MembershipError::Refused(reason)),
+            ForwardAnswer::NotLeader { leader } => Err(MembershipError::Unavailable {
+                leader_hint: leader.map(|(_, addr)| api_url(&addr)),
+            }),
+            _ => Err(MembershipError::Unavailable { leader_hint: None }),
+        }
+    }
+
+    async fn add_member_here(&self, id: NodeId, addr: String) -> Result<(), MembershipError> {
+        let unavailable = |e: String| {
+            tracing::warn!(error = %e, "membership change failed");
+            MembershipError::Unavailable { leader_hint: None }
+        };
+        let added = tokio::time::timeout(
+            MEMBERSHIP_DEADLINE,
+            self.raft.add_learner(id, BasicNode::new(&addr), true),
+        )
+        .await
+        .map_err(|_| unavailable("the learner did not catch up in time".into()))?;
+        added.map_err(|e| refused_or_unavailable(e.to_string(), &e))?;
+        let mut voters = self.voters();
+        voters.insert(id);
+        let changed = tokio::time::timeout(
+            MEMBERSHIP_DEADLINE,
+            self.raft.change_membership(voters, false),
+        )
+        .await
+        .map_err(|_| unavailable("the membership change was not committed in time".into()))?;
+        changed.map_err(|e| refused_or_unavailable(e.to_string(), &e))?;
+        tracing::info!(id, %addr, "replica added");
+        Ok(())
+    }
+
+    async fn remove_member_here(&self, id: NodeId) -> Result<(), MembershipError> {
+        let voters = self.voters();
+        let change: ChangeMembers<NodeId, BasicNode> = if voters.contains(&id) {
+            let rest: BTreeSet<NodeId> = voters.into_iter().filter(|v| *v != id).collect();
+            if rest.is_empty() {
+                return Err(MembershipError::Refused(
+                    "the last voter cannot be removed".into(),
+                ));
+            }
+            ChangeMembers::ReplaceAllVoters(rest)
+        } else {
+            let known = {
+                let metrics = self.raft.metrics();
+                let m = metrics.borrow();
+                m.membership_config.membership().get_node(&id).is_some()
+            };
+            if !known {
+                return Err(MembershipError::Refused(format!(
+                    "replica {id} is not a member"
+                )));
+            }
+            ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+        };
+        let changed = tokio::time::timeout(
+            MEMBERSHIP_DEADLINE,
+            self.raft.change_membership(change, false),
+        )
+        .await
+        .map_err(|_| MembershipError::Unavailable { leader_hint: None })?;
+        changed.map_err(|e| refused_or_unavailable(e.to_string(), &e))?;
+        tracing::info!(id, "replica removed");
+        Ok(())
+    }
+
+    fn voters(&self) -> BTreeSet<NodeId> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        m.membership_config.membership().voter_ids().collect()
+    }
+
+    /// This replica's view of the cluster; member lag is known on the leader.
+    pub async fn cluster_status(&self) -> ClusterStatus {
+        let committed = self
+            .raft
+            .with_raft_state(|s| s.committed.map(|l| l.index))
+            .await
+            .ok()
+            .flatten();
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let last = m.last_log_index;
+        let members = membership
+            .nodes()
+            .map(|(id, node)| {
+                let matched = match &m.replication {
+                    Some(replication) if *id != m.id => {
+                        replication.get(id).map(|l| l.map_or(0, |l| l.index))
+                    }
+                    Some(_) => last,
+                    None => None,
+                };
+                Member {
+                    id: *id,
+                    addr: node.addr.clone(),
+                    voter: voters.contains(id),
+                    matched_index: matched,
+                    lag: matched.map(|i| last.unwrap_or(0).saturating_sub(i)),
+                }
+            })
+            .collect();
+        ClusterStatus {
+            id: m.id,
+            state: format!("{:?}", m.state),
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            commit_index: committed,
+            applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            last_seq: self.last_seq(),
+            members,
+        }
+    }
+
+    /// Runs `f` on the current projections. Keep `f` short: the state
+    /// machine waits for it.
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
-        f(&self.state.read().unwrap_or_else(|e| e.into_inner()))
+        self.shared.read(f)
     }
 
     pub fn last_seq(&self) -> u64 {
-        *self.last_seq.borrow()
+        *self.shared.last_seq.borrow()
     }
 
     /// Follows the seq of the last applied event, for streaming readers.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.last_seq.subscribe()
+        self.shared.last_seq.subscribe()
     }
 
     pub fn event(&self, seq: u64) -> Result<Option<Envelope>, JournalError> {
-        self.store.get(seq)
+        if seq > self.last_seq() {
+            return Ok(None);
+        }
+        self.shared.store.get(seq)
     }
 
     /// Applied events with `from <= seq <= to`, oldest or newest first.
@@ -185,9 +684,8 @@ impl Journal {
         to: u64,
         ascending: bool,
     ) -> impl Iterator<Item = Result<Envelope, JournalError>> + '_ {
-        // Only what is applied, even while a writer is between append and apply.
         let to = to.min(self.last_seq());
-        self.store.range(from.max(1), to, ascending)
+        self.shared.store.range(from.max(1), to, ascending)
     }
 
     /// The seq of the last event at or before `time_ms` (0 if none): event times
@@ -197,6 +695,7 @@ impl Journal {
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             let at = self
+                .shared
                 .store
                 .get(mid)?
                 .ok_or_else(|| JournalError::Corrupt {
@@ -214,15 +713,108 @@ impl Journal {
     }
 
     pub fn size_on_disk(&self) -> u64 {
-        self.store.size_on_disk()
+        self.shared.store.size_on_disk()
     }
 
-    /// Saves a projection snapshot so the next start replays nothing.
+    /// Stops Raft and saves a projection snapshot, so the next start replays
+    /// nothing.
     pub async fn close(&self) -> Result<(), JournalError> {
-        let _writer = self.writer.lock().await;
+        self.stop.cancel();
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft did not stop cleanly");
+        }
         let snapshot = self.read(State::clone);
-        self.store.save_snapshot(&snapshot).await
+        self.shared.store.save_snapshot(&snapshot)?;
+        self.shared.store.flush().await
     }
+
+    fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    fn secret(&self) -> Option<&str> {
+        self.secret.as_deref()
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn refused_or_unavailable(
+    message: String,
+    e: &RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>,
+) -> MembershipError {
+    match e {
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(_)) => {
+            MembershipError::Refused(message)
+        }
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => MembershipError::Unavailable {
+            leader_hint: f.leader_node.as_ref().map(|n| api_url(&n.addr)),
+        },
+        _ => MembershipError::Unavailable { leader_hint: None },
+    }
+}
+
+fn api_url(addr: &str) -> String {
+    format!("http://{addr}/")
+}
+
+/// Maps Raft metrics to [`Leadership`]. A leader that has not heard from a
+/// quorum for longer than the election timeout's upper bound stops
+/// `leading`: by then a partitioned-away majority may be electing another.
+fn spawn_leadership_watch(
+    raft: &Raft,
+    id: NodeId,
+    stop: CancellationToken,
+) -> watch::Receiver<Leadership> {
+    let mut metrics = raft.metrics();
+    let stale_after = Duration::from_millis(raft.config().election_timeout_max);
+    let (tx, rx) = watch::channel(Leadership::default());
+    tokio::spawn(async move {
+        let mut quorum_at: Option<Instant> = None;
+        let mut leader_since: Option<Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                changed = metrics.changed() => if changed.is_err() { return },
+                _ = tick.tick() => {}
+            }
+            let now = Instant::now();
+            let m = metrics.borrow_and_update().clone();
+            let is_leader = m.state == ServerState::Leader && m.current_leader == Some(id);
+            let single = m.membership_config.membership().voter_ids().count() <= 1;
+            if let (true, Some(ms)) = (is_leader, m.millis_since_quorum_ack) {
+                let at = now.checked_sub(Duration::from_millis(ms)).unwrap_or(now);
+                quorum_at = Some(quorum_at.map_or(at, |q| q.max(at)));
+            }
+            if is_leader {
+                leader_since.get_or_insert(now);
+            } else {
+                quorum_at = None;
+                leader_since = None;
+            }
+            let fresh = quorum_at.is_some_and(|q| now.duration_since(q) <= stale_after);
+            let heard = quorum_at.max(leader_since);
+            let next = Leadership {
+                leader: m.current_leader,
+                term: m.current_term,
+                leading: is_leader && (single || fresh),
+                quorum_lost: is_leader
+                    && !single
+                    && heard.is_some_and(|h| now.duration_since(h) > stale_after),
+            };
+            tx.send_if_modified(|current| {
+                let changed = *current != next;
+                *current = next;
+                changed
+            });
+        }
+    });
+    rx
 }
 
 pub fn now_millis() -> u64 {

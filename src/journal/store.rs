@@ -1,7 +1,9 @@
 //! The on-disk event history and projection snapshot, in sled.
 //!
 //! Trees: `events` maps the big-endian seq to an encoded [`Envelope`], so key
-//! order is seq order; `meta` holds the latest projection snapshot.
+//! order is seq order; `meta` holds the latest projection snapshot. Nothing
+//! here fsyncs: the Raft log is the durable record, and the state machine
+//! rebuilds whatever a crash took from these trees (see `machine`).
 
 use std::path::Path;
 
@@ -13,6 +15,23 @@ use super::JournalError;
 
 const SNAPSHOT_KEY: &[u8] = b"projection";
 
+/// Opens (or creates) the one sled database of a data directory.
+pub fn open_db(dir: &Path) -> Result<sled::Db, JournalError> {
+    std::fs::create_dir_all(dir).map_err(|e| JournalError::Io {
+        path: dir.display().to_string(),
+        source: e,
+    })?;
+    sled::Config::new()
+        .path(dir.join("journal"))
+        .cache_capacity(64 * 1024 * 1024)
+        // The Raft log is fsynced explicitly; the background flush only
+        // bounds how much of the rebuildable trees a crash can take.
+        .flush_every_ms(Some(1000))
+        .open()
+        .map_err(|e| open_error(dir, e))
+}
+
+#[derive(Clone)]
 pub struct EventStore {
     db: sled::Db,
     events: sled::Tree,
@@ -20,32 +39,40 @@ pub struct EventStore {
 }
 
 impl EventStore {
-    pub fn open(dir: &Path) -> Result<EventStore, JournalError> {
-        std::fs::create_dir_all(dir).map_err(|e| JournalError::Io {
-            path: dir.display().to_string(),
-            source: e,
-        })?;
-        let db = sled::Config::new()
-            .path(dir.join("journal"))
-            .cache_capacity(64 * 1024 * 1024)
-            .open()
-            .map_err(|e| open_error(dir, e))?;
+    pub fn open(db: &sled::Db) -> Result<EventStore, JournalError> {
         let events = db.open_tree("events").map_err(JournalError::Storage)?;
         let meta = db.open_tree("meta").map_err(JournalError::Storage)?;
-        Ok(EventStore { db, events, meta })
+        Ok(EventStore {
+            db: db.clone(),
+            events,
+            meta,
+        })
     }
 
-    /// Writes the envelopes and waits until they are on disk (fsync).
-    pub async fn append_durably(&self, envelopes: &[Envelope]) -> Result<(), JournalError> {
+    /// Writes the envelopes (readable at once, durable with the next fsync).
+    pub fn append(&self, envelopes: &[Envelope]) -> Result<(), JournalError> {
         let mut batch = sled::Batch::default();
         for env in envelopes {
             batch.insert(&env.seq.to_be_bytes(), codec::encode_envelope(env));
         }
         self.events
             .apply_batch(batch)
-            .map_err(JournalError::Storage)?;
-        self.db.flush_async().await.map_err(JournalError::Storage)?;
-        Ok(())
+            .map_err(JournalError::Storage)
+    }
+
+    /// Removes every event after `seq`.
+    pub fn truncate_after(&self, seq: u64) -> Result<(), JournalError> {
+        let Some(from) = seq.checked_add(1) else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        for item in self.events.range(from.to_be_bytes()..) {
+            let (key, _) = item.map_err(JournalError::Storage)?;
+            batch.remove(key);
+        }
+        self.events
+            .apply_batch(batch)
+            .map_err(JournalError::Storage)
     }
 
     pub fn last_seq(&self) -> Result<u64, JournalError> {
@@ -91,10 +118,56 @@ impl EventStore {
         }
     }
 
-    pub async fn save_snapshot(&self, state: &State) -> Result<(), JournalError> {
+    /// Stores a projection snapshot, so a restart replays only the events after it.
+    pub fn save_snapshot(&self, state: &State) -> Result<(), JournalError> {
         self.meta
             .insert(SNAPSHOT_KEY, codec::encode(state))
             .map_err(JournalError::Storage)?;
+        Ok(())
+    }
+
+    /// Rebuilds the projections of the events up to `last_seq`: the projection
+    /// snapshot plus the events after it, or the whole history when the
+    /// snapshot is missing, unreadable or ahead.
+    pub fn rebuild(&self, last_seq: u64) -> Result<State, JournalError> {
+        let mut state = match self.load_snapshot() {
+            Ok(Some(s)) if s.last_seq <= last_seq => s,
+            Ok(Some(s)) => {
+                tracing::warn!(
+                    snapshot_seq = s.last_seq,
+                    last_seq,
+                    "projection snapshot is ahead of the history; rebuilding from the history"
+                );
+                State::default()
+            }
+            Ok(None) => State::default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "rebuilding projections from the history");
+                State::default()
+            }
+        };
+        let from = state.last_seq + 1;
+        for env in self.range(from, last_seq, true) {
+            let env = env?;
+            if env.seq != state.last_seq + 1 {
+                return Err(JournalError::Corrupt {
+                    seq: state.last_seq + 1,
+                    reason: format!("missing; the next stored event is {}", env.seq),
+                });
+            }
+            state.apply(&env);
+        }
+        if state.last_seq != last_seq {
+            return Err(JournalError::Corrupt {
+                seq: state.last_seq + 1,
+                reason: "missing".into(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Makes everything written so far durable.
+    pub async fn flush(&self) -> Result<(), JournalError> {
         self.db.flush_async().await.map_err(JournalError::Storage)?;
         Ok(())
     }

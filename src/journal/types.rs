@@ -1,0 +1,157 @@
+//! What the Raft log carries and answers: the openraft type configuration, the
+//! replicated [`Request`] (a [`Proposal`] with a request id), and the
+//! [`Response`] the state machine gives for it.
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Envelope, Proposal};
+use crate::state::Rejection;
+
+openraft::declare_raft_types!(
+    /// The openraft type configuration of the journal.
+    pub TypeConfig:
+        D = Request,
+        R = Response,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+pub type NodeId = u64;
+pub type Node = openraft::BasicNode;
+pub type LogId = openraft::LogId<NodeId>;
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type StoredMembership = openraft::StoredMembership<NodeId, Node>;
+pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, Node>;
+pub type StorageError = openraft::StorageError<NodeId>;
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// One replicated write: the proposal, and an id that makes it safe to
+/// submit again.
+///
+/// A follower forwards writes to the leader; when the answer is lost (the
+/// leader died after committing, a timeout) the follower retries with the same
+/// id, and the state machine answers a repeated id with the first outcome
+/// instead of applying the proposal twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u128,
+    pub proposal: Proposal,
+}
+
+/// What applying one log entry gave: the events it appended, or why the
+/// command was refused. Blank and membership entries give `Ok(vec![])`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response(pub Result<Vec<Envelope>, WireRejection>);
+
+/// [`Rejection`] in a form that crosses the wire between replicas; kept here
+/// so that `state` stays free of transport concerns. The conversions are
+/// exhaustive, so a new rejection fails to compile until it is added here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WireRejection {
+    InvalidName {
+        reason: String,
+    },
+    InvalidConfig {
+        line: u32,
+        column: u32,
+        message: String,
+    },
+    AlreadyExists {
+        name: String,
+    },
+    NotFound {
+        name: String,
+    },
+    VersionNotFound {
+        name: String,
+        version: u32,
+    },
+    VersionIsDeletion {
+        name: String,
+        version: u32,
+    },
+}
+
+impl From<Rejection> for WireRejection {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::InvalidName { reason } => WireRejection::InvalidName { reason },
+            Rejection::InvalidConfig {
+                line,
+                column,
+                message,
+            } => WireRejection::InvalidConfig {
+                line,
+                column,
+                message,
+            },
+            Rejection::AlreadyExists { name } => WireRejection::AlreadyExists { name },
+            Rejection::NotFound { name } => WireRejection::NotFound { name },
+            Rejection::VersionNotFound { name, version } => {
+                WireRejection::VersionNotFound { name, version }
+            }
+            Rejection::VersionIsDeletion { name, version } => {
+                WireRejection::VersionIsDeletion { name, version }
+            }
+        }
+    }
+}
+
+impl From<WireRejection> for Rejection {
+    fn from(r: WireRejection) -> Self {
+        match r {
+            WireRejection::InvalidName { reason } => Rejection::InvalidName { reason },
+            WireRejection::InvalidConfig {
+                line,
+                column,
+                message,
+            } => Rejection::InvalidConfig {
+                line,
+                column,
+                message,
+            },
+            WireRejection::AlreadyExists { name } => Rejection::AlreadyExists { name },
+            WireRejection::NotFound { name } => Rejection::NotFound { name },
+            WireRejection::VersionNotFound { name, version } => {
+                Rejection::VersionNotFound { name, version }
+            }
+            WireRejection::VersionIsDeletion { name, version } => {
+                Rejection::VersionIsDeletion { name, version }
+            }
+        }
+    }
+}
+
+/// Replica-to-replica calls that are not Raft's own: a write or a membership
+/// change forwarded to the leader, and the read index for a consistent read
+/// on a follower.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Forward {
+    Write(Request),
+    AddMember { id: NodeId, addr: String },
+    RemoveMember { id: NodeId },
+    ReadIndex,
+}
+
+/// The leader's answer to a [`Forward`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ForwardAnswer {
+    Written(Response),
+    /// Membership changed.
+    Done,
+    /// The log index a consistent read must wait for.
+    ReadIndex(u64),
+    /// The receiver is not the leader; it names the one it knows.
+    NotLeader {
+        leader: Option<(NodeId, String)>,
+    },
+    /// The leader could not complete it in time (no quorum).
+    Unavailable(String),
+    /// Refused for good (e.g. an invalid membership change).
+    Refused(String),
+}
