@@ -1,6 +1,7 @@
 //! The `logstash-mesos` binary: parses flags (each also read from an env var
 //! `LOGSTASH_MESOS_<FLAG>`) and runs one subcommand.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,12 +11,14 @@ use clap::{Args, Parser, Subcommand};
 use logstash_mesos::api::Tokens;
 use logstash_mesos::events::{ExecutorCommand, ExecutorSettings};
 use logstash_mesos::executor::agent::{self, ConfigHolder};
+use logstash_mesos::journal::{Compaction, Timing};
 use logstash_mesos::mesos::executor::ExecutorEnv;
 use logstash_mesos::mesos::scheduler::SchedulerConfig;
 use logstash_mesos::scheduler::constraints::Constraint;
 use logstash_mesos::scheduler::driver::{Leader, Outcome};
+use logstash_mesos::scheduler::leadership;
 use logstash_mesos::scheduler::settings::{FrameworkSettings, LaunchSettings};
-use logstash_mesos::server::{Server, ServerConfig};
+use logstash_mesos::server::{ClusterSettings, Server, ServerConfig};
 use logstash_mesos::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -61,6 +64,9 @@ struct SchedulerArgs {
 
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
 
     #[command(flatten)]
     mesos: MesosArgs,
@@ -176,10 +182,137 @@ struct MesosArgs {
         value_delimiter = ';'
     )]
     executor_env: Vec<String>,
+}
 
-    /// This replica's id, recorded as the actor of its leader duties.
+#[derive(Debug, Args)]
+struct ClusterArgs {
+    /// This replica's id in the Raft cluster, also recorded as the actor of its leader duties.
     #[arg(long, default_value = "1", env = "LOGSTASH_MESOS_NODE_ID")]
     node_id: u64,
+
+    /// The replicas that form the cluster on first start, `ID=HOST:PORT` comma separated,
+    /// this one included; each address is that replica's --listen as the others reach it.
+    /// Omitted: a cluster of this one replica. Later changes go through /api/cluster/members.
+    #[arg(
+        long,
+        value_name = "ID=HOST:PORT,...",
+        env = "LOGSTASH_MESOS_PEERS",
+        value_delimiter = ','
+    )]
+    peers: Vec<String>,
+
+    /// File holding the secret the replicas authenticate each other's Raft calls with;
+    /// required with more than one replica.
+    #[arg(long, value_name = "PATH", env = "LOGSTASH_MESOS_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
+
+    /// Raft log entries between two snapshots (tests lower it to force snapshots).
+    #[arg(
+        long,
+        hide = true,
+        default_value = "5000",
+        env = "LOGSTASH_MESOS_RAFT_SNAPSHOT_EVERY"
+    )]
+    raft_snapshot_every: u64,
+
+    /// Raft log entries kept behind the last snapshot (0: purge everything it covers).
+    #[arg(
+        long,
+        hide = true,
+        default_value = "1000",
+        env = "LOGSTASH_MESOS_RAFT_KEEP_LOGS"
+    )]
+    raft_keep_logs: u64,
+
+    /// Raft heartbeat interval in ms.
+    #[arg(
+        long,
+        hide = true,
+        default_value = "150",
+        env = "LOGSTASH_MESOS_RAFT_HEARTBEAT_MS"
+    )]
+    raft_heartbeat_ms: u64,
+
+    /// Raft election timeout range in ms, `MIN-MAX`.
+    #[arg(
+        long,
+        hide = true,
+        default_value = "600-1200",
+        env = "LOGSTASH_MESOS_RAFT_ELECTION_MS"
+    )]
+    raft_election_ms: String,
+}
+
+impl ClusterArgs {
+    fn settings(&self) -> anyhow::Result<ClusterSettings> {
+        let mut peers = BTreeMap::new();
+        for peer in self.peers.iter().filter(|p| !p.is_empty()) {
+            let (id, addr) = peer
+                .split_once('=')
+                .with_context(|| format!("--peers entry {peer:?} must be ID=HOST:PORT"))?;
+            let id: u64 = id
+                .trim()
+                .parse()
+                .with_context(|| format!("--peers entry {peer:?}: the id is not a number"))?;
+            let addr = addr.trim();
+            if addr
+                .rsplit_once(':')
+                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+            {
+                anyhow::bail!("--peers entry {peer:?}: the address must be HOST:PORT");
+            }
+            if peers.insert(id, addr.to_owned()).is_some() {
+                anyhow::bail!("--peers names replica {id} twice");
+            }
+        }
+        if !peers.is_empty() && !peers.contains_key(&self.node_id) {
+            anyhow::bail!(
+                "--peers must include this replica (--node-id {})",
+                self.node_id
+            );
+        }
+        let secret = match &self.cluster_secret_file {
+            Some(path) => {
+                let secret = std::fs::read_to_string(path)
+                    .with_context(|| {
+                        format!("cannot read --cluster-secret-file {}", path.display())
+                    })?
+                    .trim()
+                    .to_owned();
+                if secret.len() < 16 {
+                    anyhow::bail!(
+                        "the cluster secret in {} is shorter than 16 characters",
+                        path.display()
+                    );
+                }
+                Some(secret)
+            }
+            None if peers.len() > 1 => anyhow::bail!(
+                "a cluster of several replicas needs --cluster-secret-file (the replicas authenticate each other with it)"
+            ),
+            None => None,
+        };
+        let (min, max) = self
+            .raft_election_ms
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+            .context("--raft-election-ms must be MIN-MAX in milliseconds")?;
+        Ok(ClusterSettings {
+            node_id: self.node_id,
+            peers,
+            secret,
+            timing: Timing {
+                heartbeat_ms: self.raft_heartbeat_ms,
+                election_min_ms: min,
+                election_max_ms: max,
+                ..Timing::default()
+            },
+            compaction: Compaction {
+                snapshot_every: self.raft_snapshot_every,
+                keep_logs: self.raft_keep_logs,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +372,7 @@ impl CommonArgs {
             listen,
             data_dir: self.data_dir.clone(),
             tokens,
+            cluster: ClusterSettings::default(),
         })
     }
 }
@@ -268,10 +402,11 @@ fn executor() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let stop = tokio_util::sync::CancellationToken::new();
-        let signal = stop.clone();
+        let cancel = stop.clone();
+        let signal = shutdown_signal();
         tokio::spawn(async move {
-            shutdown_signal().await;
-            signal.cancel();
+            signal.await;
+            cancel.cancel();
         });
         agent::run(env, ConfigHolder::default(), stop).await?;
         Ok(())
@@ -279,11 +414,14 @@ fn executor() -> anyhow::Result<()> {
 }
 
 fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
-    let config = args.common.server_config(args.listen)?;
+    let mut config = args.common.server_config(args.listen)?;
+    config.cluster = args.cluster.settings()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = Server::start(config).await?;
-        let leader = args.mesos.leader(&server, args.listen)?;
+        let leader = args
+            .mesos
+            .leader(&server, args.listen, args.cluster.node_id)?;
         if args.teardown {
             leader.teardown(std::time::Duration::from_secs(60)).await?;
             println!("logstash-mesos: the framework was torn down");
@@ -291,14 +429,15 @@ fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
             server.wait().await?;
             return Ok(());
         }
+        let signal = shutdown_signal();
         println!(
             "logstash-mesos scheduler: listening on http://{}/",
             server.addr
         );
         let stop = tokio_util::sync::CancellationToken::new();
-        let mut leading = tokio::spawn(leader.run(stop.clone()));
+        let mut leading = tokio::spawn(leadership::run(leader, stop.clone()));
         let outcome = tokio::select! {
-            _ = shutdown_signal() => {
+            _ = signal => {
                 tracing::info!("shutting down");
                 stop.cancel();
                 (&mut leading).await
@@ -318,7 +457,7 @@ fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 }
 
 impl MesosArgs {
-    fn leader(&self, server: &Server, listen: SocketAddr) -> anyhow::Result<Leader> {
+    fn leader(&self, server: &Server, listen: SocketAddr, replica: u64) -> anyhow::Result<Leader> {
         let mut mesos = SchedulerConfig::from_master_list(&self.master)
             .with_context(|| format!("--master {:?}", self.master))?;
         if let Some(principal) = &self.mesos_principal {
@@ -410,7 +549,7 @@ impl MesosArgs {
                 environment,
             },
             mesos,
-            replica: self.node_id,
+            replica,
         })
     }
 }
@@ -429,12 +568,13 @@ fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {
     runtime.block_on(async {
         let data_dir = config.data_dir.clone();
         let server = Server::start(config).await?;
+        let signal = shutdown_signal();
         println!(
             "logstash-mesos {mode}: listening on http://{}/",
             server.addr
         );
         tracing::info!(addr = %server.addr, data_dir = %data_dir.display(), "{mode} started");
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         server.shutdown();
         server.wait().await?;
@@ -442,25 +582,25 @@ fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+/// Listens for SIGINT and SIGTERM from the moment it is called (not from the
+/// first poll), so a signal sent right after the URL line is printed is not
+/// lost to the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
                 }
-            };
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = wait(interrupt) => {}
+            _ = wait(terminate) => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Tokens};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{ClusterConfig, Compaction, Journal, JournalError, Timing};
 use crate::scheduler::live::Live;
 use crate::telemetry;
 
@@ -18,6 +18,31 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub tokens: Tokens,
+    pub cluster: ClusterSettings,
+}
+
+/// This replica's place in the Raft cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    pub node_id: u64,
+    /// The replicas that form the cluster on first start (id → `host:port`,
+    /// each its `--listen` address); empty for a cluster of one.
+    pub peers: std::collections::BTreeMap<u64, String>,
+    pub secret: Option<String>,
+    pub timing: Timing,
+    pub compaction: Compaction,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            node_id: 1,
+            peers: Default::default(),
+            secret: None,
+            timing: Timing::default(),
+            compaction: Compaction::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +68,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the journal, binds the listener and starts serving.
+    /// Binds the listener, opens the journal as a replica reachable at the
+    /// bound address, and serves the API and the `/raft/` routes on it.
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
-        let journal = Arc::new(Journal::open(&config.data_dir)?);
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -54,6 +79,16 @@ impl Server {
                     source,
                 })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        let cluster = ClusterConfig {
+            node_id: config.cluster.node_id,
+            advertise: addr.to_string(),
+            peers: config.cluster.peers,
+            secret: config.cluster.secret,
+            timing: config.cluster.timing,
+            compaction: config.cluster.compaction,
+        };
+        let journal = Arc::new(Journal::open_with(&config.data_dir, cluster).await?);
+        let raft_routes = crate::journal::raft_router(journal.clone());
         let shutdown = CancellationToken::new();
         let live = Arc::new(Live::default());
         let app = AppState {
@@ -65,7 +100,7 @@ impl Server {
         };
         let closing = journal.clone();
         let task = tokio::spawn(async move {
-            api::serve(listener, app)
+            api::serve(listener, app, raft_routes)
                 .await
                 .map_err(ServerError::Serve)?;
             closing.close().await?;

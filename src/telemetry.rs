@@ -15,7 +15,7 @@ pub enum LogFormat {
 /// Installs the global tracing subscriber; `RUST_LOG` overrides the default level.
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn,openraft=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

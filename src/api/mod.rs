@@ -103,10 +103,16 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-/// Serves the API on `listener` until `app.shutdown` is cancelled.
-pub async fn serve(listener: tokio::net::TcpListener, app: AppState) -> std::io::Result<()> {
+/// Serves the API, and the `extra` routes beside it (the replica's `/raft/`
+/// routes, with their own limits and authentication), on `listener` until
+/// `app.shutdown` is cancelled.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: AppState,
+    extra: Router,
+) -> std::io::Result<()> {
     let shutdown = app.shutdown.clone();
-    axum::serve(listener, router(app))
+    axum::serve(listener, extra.merge(router(app)))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

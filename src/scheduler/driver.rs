@@ -70,7 +70,8 @@ pub enum Outcome {
     Fatal(String),
 }
 
-/// Everything the loop needs.
+/// Everything the loop needs; cloned for each term this replica leads.
+#[derive(Clone)]
 pub struct Leader {
     pub journal: Arc<Journal>,
     pub live: Arc<Live>,

@@ -9,6 +9,7 @@ pub mod constraints;
 pub mod driver;
 pub mod fingerprint;
 pub mod launch;
+pub mod leadership;
 pub mod live;
 pub mod offers;
 pub mod reports;
