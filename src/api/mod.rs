@@ -13,6 +13,7 @@ mod events;
 mod extract;
 mod openapi;
 mod ops;
+mod replicas;
 pub mod views;
 
 use std::sync::Arc;
@@ -73,10 +74,17 @@ pub fn router(app: AppState) -> Router {
         .route("/events", get(events::list))
         .route("/events/stream", get(events::stream))
         .route("/framework", get(cluster::framework))
-        .route("/executors", get(cluster::executors));
+        .route("/executors", get(cluster::executors))
+        .route("/cluster", get(replicas::status))
+        .route("/cluster/members", axum::routing::post(replicas::add))
+        .route(
+            "/cluster/members/{id}",
+            axum::routing::delete(replicas::remove),
+        );
     let authenticated = Router::new()
         .nest("/api", api_routes)
         .merge(config_routes)
+        .layer(from_fn_with_state(app.clone(), replicas::consistent_reads))
         .layer(from_fn_with_state(app.tokens.clone(), auth::authenticate));
     Router::new()
         .merge(authenticated)

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{cluster, configs, error, events, ops, views};
+use super::{cluster, configs, error, events, ops, replicas, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,7 +12,8 @@ use super::{cluster, configs, error, events, ops, views};
         description = "Per-image Logstash configs, their history, and the audit log of the \
             logstash-mesos scheduler. The config routes are also served without the /api \
             prefix, as the original framework did. Writes need \
-            `Authorization: Bearer <secret>` when tokens are configured."
+            `Authorization: Bearer <secret>` when tokens are configured. Reads are served \
+            from the answering replica's state; add `?consistent=true` for a linearizable read."
     ),
     paths(
         configs::list,
@@ -28,6 +29,9 @@ use super::{cluster, configs, error, events, ops, views};
         events::stream,
         cluster::framework,
         cluster::executors,
+        replicas::status,
+        replicas::add,
+        replicas::remove,
         ops::health,
         ops::ready,
         ops::metrics
@@ -46,7 +50,10 @@ use super::{cluster, configs, error, events, ops, views};
         error::ErrorDetail,
         ops::Health,
         cluster::FrameworkJson,
-        cluster::ExecutorsJson
+        cluster::ExecutorsJson,
+        replicas::ClusterJson,
+        replicas::MemberJson,
+        replicas::NewMember
     ))
 )]
 pub struct ApiDoc;

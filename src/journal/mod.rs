@@ -16,6 +16,7 @@
 mod log_store;
 mod machine;
 mod network;
+mod prevote;
 mod routes;
 mod store;
 pub mod types;
@@ -294,6 +295,7 @@ impl Journal {
 
         let stop = CancellationToken::new();
         let leadership = spawn_leadership_watch(&raft, config.node_id, stop.clone());
+        prevote::spawn(raft.clone(), peers.clone(), config.node_id, stop.clone());
         tracing::info!(dir = %dir.display(), node_id = config.node_id, last_seq = *shared.last_seq.borrow(), "journal opened");
         Ok(Journal {
             dir: dir.to_path_buf(),
@@ -376,7 +378,23 @@ impl Journal {
                         .forward(&addr, &Forward::Write(request.clone()), remaining)
                         .await;
                     match answer {
-                        Ok(ForwardAnswer::Written(response)) => return Ok(response),
+                        Ok(ForwardAnswer::Written(response, index)) => {
+                            // Read your writes: the caller reads this
+                            // replica's projections next.
+                            let remaining = deadline.saturating_duration_since(Instant::now());
+                            let applied = self
+                                .raft
+                                .wait(Some(remaining.max(Duration::from_secs(1))))
+                                .applied_index_at_least(Some(index), "forwarded write")
+                                .await;
+                            if applied.is_err() {
+                                tracing::warn!(
+                                    index,
+                                    "a forwarded write is committed but not yet applied here"
+                                );
+                            }
+                            return Ok(response);
+                        }
                         Ok(other) => tracing::debug!(?other, "forwarded write not done; retrying"),
                         Err(e) => {
                             tracing::debug!(error = %e, "forwarding a write failed; retrying")
@@ -404,13 +422,18 @@ impl Journal {
         let not_leader = || ForwardAnswer::NotLeader {
             leader: self.known_leader(),
         };
-        if self.known_leader().map(|(id, _)| id) != Some(self.id) {
-            return not_leader();
-        }
+        let leading = self.known_leader().map(|(id, _)| id) == Some(self.id);
         match call {
+            // Any replica answers these two.
+            Forward::PreVote => {
+                let quiet_after = Duration::from_millis(self.raft.config().election_timeout_min);
+                ForwardAnswer::PreVote(!prevote::hears_a_leader(&self.raft, quiet_after).await)
+            }
+            Forward::Status => ForwardAnswer::Status(self.local_status().await),
+            _ if !leading => not_leader(),
             Forward::Write(request) => {
                 match tokio::time::timeout(WRITE_DEADLINE, self.raft.client_write(request)).await {
-                    Ok(Ok(written)) => ForwardAnswer::Written(written.data),
+                    Ok(Ok(written)) => ForwardAnswer::Written(written.data, written.log_id.index),
                     Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
                         not_leader()
                     }
@@ -608,8 +631,22 @@ impl Journal {
         m.membership_config.membership().voter_ids().collect()
     }
 
-    /// This replica's view of the cluster; member lag is known on the leader.
+    /// This replica's view of the cluster, with the member lags from the
+    /// leader (only it tracks them) when it answers within a second.
     pub async fn cluster_status(&self) -> ClusterStatus {
+        let mut status = self.local_status().await;
+        if let Some((leader, addr)) = self.known_leader()
+            && leader != self.id
+            && let Ok(ForwardAnswer::Status(view)) = self
+                .forward(&addr, &Forward::Status, Duration::from_secs(1))
+                .await
+        {
+            status.members = view.members;
+        }
+        status
+    }
+
+    async fn local_status(&self) -> ClusterStatus {
         let committed = self
             .raft
             .with_raft_state(|s| s.committed.map(|l| l.index))

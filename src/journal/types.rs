@@ -133,19 +133,32 @@ impl From<WireRejection> for Rejection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Forward {
     Write(Request),
-    AddMember { id: NodeId, addr: String },
-    RemoveMember { id: NodeId },
+    AddMember {
+        id: NodeId,
+        addr: String,
+    },
+    RemoveMember {
+        id: NodeId,
+    },
     ReadIndex,
+    /// The leader's view of the cluster, for the member lags only it knows.
+    Status,
+    /// Would the receiver vote in an election now, i.e. has it lost its
+    /// leader too? (See `prevote`.)
+    PreVote,
 }
 
 /// The leader's answer to a [`Forward`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ForwardAnswer {
-    Written(Response),
+    /// The state machine's answer, and the log index of the entry.
+    Written(Response, u64),
     /// Membership changed.
     Done,
     /// The log index a consistent read must wait for.
     ReadIndex(u64),
+    Status(super::ClusterStatus),
+    PreVote(bool),
     /// The receiver is not the leader; it names the one it knows.
     NotLeader {
         leader: Option<(NodeId, String)>,
