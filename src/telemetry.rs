@@ -15,7 +15,10 @@ pub enum LogFormat {
 /// Installs the global tracing subscriber; `RUST_LOG` overrides the default level.
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn,openraft=warn"));
+        // openraft logs every failed RPC to a replica that is down, at ERROR,
+        // several times a second; the journal logs leader changes itself.
+        // `RUST_LOG=info,openraft=info` shows openraft's own account.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn,openraft=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

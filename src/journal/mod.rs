@@ -845,6 +845,12 @@ fn spawn_leadership_watch(
                     && heard.is_some_and(|h| now.duration_since(h) > stale_after),
             };
             tx.send_if_modified(|current| {
+                if (current.leader, current.term) != (next.leader, next.term) {
+                    tracing::info!(leader = ?next.leader, term = next.term, "raft leader");
+                }
+                if current.quorum_lost != next.quorum_lost {
+                    tracing::warn!(quorum_lost = next.quorum_lost, "leader's quorum");
+                }
                 let changed = *current != next;
                 *current = next;
                 changed

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod cluster;
 pub mod fake_master;
 pub mod mesos;
 
@@ -20,7 +21,9 @@ pub struct Instance {
     pub base: String,
     pub data_dir: PathBuf,
     subcommand: &'static str,
+    listen: String,
     args: Vec<String>,
+    log: String,
 }
 
 impl Instance {
@@ -35,16 +38,50 @@ impl Instance {
         Instance::start("scheduler", data_dir, args)
     }
 
+    /// Starts `logstash-mesos scheduler` on a fixed address (a cluster
+    /// replica: the others know it by that address, also after a restart).
+    /// `log` is its `RUST_LOG` unless `TEST_RUST_LOG` is set.
+    pub fn scheduler_at(listen: &str, data_dir: &Path, args: &[&str], log: &str) -> Instance {
+        Instance::start_at("scheduler", listen, data_dir, args, log)
+    }
+
     fn start(subcommand: &'static str, data_dir: &Path, args: &[&str]) -> Instance {
+        Instance::start_at(subcommand, "127.0.0.1:0", data_dir, args, "warn")
+    }
+
+    fn start_at(
+        subcommand: &'static str,
+        listen: &str,
+        data_dir: &Path,
+        args: &[&str],
+        log: &str,
+    ) -> Instance {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(subcommand, data_dir, &args);
+        let (child, base) = spawn(subcommand, listen, data_dir, &args, log);
         Instance {
             child: Some(child),
             base,
             data_dir: data_dir.to_path_buf(),
             subcommand,
+            listen: listen.to_owned(),
             args,
+            log: log.to_owned(),
         }
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().expect("the process runs");
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name} {pid}");
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -81,7 +118,13 @@ impl Instance {
     /// Starts the process again on the same data directory (a new port).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the process first");
-        let (child, base) = spawn(self.subcommand, &self.data_dir, &self.args);
+        let (child, base) = spawn(
+            self.subcommand,
+            &self.listen,
+            &self.data_dir,
+            &self.args,
+            &self.log,
+        );
         self.child = Some(child);
         self.base = base;
     }
@@ -90,23 +133,34 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused process dies of SIGKILL too; resume it anyway so
+            // nothing is left stopped if the kill races.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 }
 
-fn spawn(subcommand: &str, data_dir: &Path, args: &[String]) -> (Child, String) {
+fn spawn(
+    subcommand: &str,
+    listen: &str,
+    data_dir: &Path,
+    args: &[String],
+    log: &str,
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
         .arg(subcommand)
         .arg("--listen")
-        .arg("127.0.0.1:0")
+        .arg(listen)
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env(
             "RUST_LOG",
-            std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| log.into()),
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
