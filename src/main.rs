@@ -228,7 +228,7 @@ struct ClusterArgs {
     #[arg(
         long,
         hide = true,
-        default_value = "150",
+        default_value = "200",
         env = "LOGSTASH_MESOS_RAFT_HEARTBEAT_MS"
     )]
     raft_heartbeat_ms: u64,
@@ -237,7 +237,7 @@ struct ClusterArgs {
     #[arg(
         long,
         hide = true,
-        default_value = "600-1200",
+        default_value = "800-1600",
         env = "LOGSTASH_MESOS_RAFT_ELECTION_MS"
     )]
     raft_election_ms: String,

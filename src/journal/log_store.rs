@@ -29,6 +29,9 @@ const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 
+/// How long the flusher waits for more appends while writes arrive in bursts.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
+
 #[derive(Clone)]
 pub struct LogStore {
     db: sled::Db,
@@ -43,7 +46,11 @@ impl LogStore {
         let log = db.open_tree("raft_log")?;
         let meta = db.open_tree("raft_meta")?;
         let (flusher, pending) = mpsc::unbounded_channel();
-        tokio::spawn(flush_loop(db.clone(), pending));
+        let flushing = db.clone();
+        std::thread::Builder::new()
+            .name("raft-log-flush".into())
+            .spawn(move || flush_loop(flushing, pending))
+            .map_err(sled::Error::Io)?;
         Ok(LogStore {
             db: db.clone(),
             log,
@@ -62,6 +69,12 @@ impl LogStore {
             .transpose()
     }
 
+    /// The id of the last entry, or of the last purged one when the log is empty.
+    pub fn last_log_id(&self) -> Option<LogId> {
+        let purged: Option<LogId> = self.read_meta(LAST_PURGED).ok().flatten();
+        self.last_entry_id().ok().flatten().or(purged)
+    }
+
     fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
         match self.log.last().map_err(|e| read_err(&e))? {
             None => Ok(None),
@@ -71,17 +84,24 @@ impl LogStore {
 }
 
 /// Completes queued append callbacks after one fsync for all of them.
-async fn flush_loop(db: sled::Db, mut pending: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
-    while let Some(first) = pending.recv().await {
+///
+/// A thread of its own: a flush is blocking IO, and sled's `flush_async`
+/// would hop through its thread pool for each one. Under load (the last
+/// flush covered several appends) it waits a moment for more appends to
+/// arrive, so one fsync covers more of them; an isolated write is flushed
+/// at once.
+fn flush_loop(db: sled::Db, mut pending: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
+    let mut busy = false;
+    while let Some(first) = pending.blocking_recv() {
+        if busy {
+            std::thread::sleep(GATHER);
+        }
         let mut waiting = vec![first];
         while let Ok(more) = pending.try_recv() {
             waiting.push(more);
         }
-        let result = db
-            .flush_async()
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        busy = waiting.len() > 1;
+        let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
         metrics::histogram!("logstash_mesos_raft_appends_per_fsync").record(waiting.len() as f64);
         for callback in waiting {
             callback.log_io_completed(result.clone().map_err(std::io::Error::other));

@@ -88,11 +88,11 @@ pub enum MembershipError {
     Refused(String),
 }
 
-/// Raft timing. The defaults suit a loaded 2-core machine: heartbeats often
-/// enough that a follower never waits an election timeout for one, and
-/// elections fast enough for a failover in about two seconds (a follower
-/// that saw a leader waits the leader lease, `election_max_ms`, plus its
-/// election timeout before it campaigns).
+/// Raft timing. The defaults suit a loaded 2-core machine: four to eight
+/// heartbeats per election timeout, so a busy moment does not look like a
+/// dead leader. A follower that saw a leader does not vote for anyone else
+/// within the leader lease (`election_max_ms`); the pre-vote gate starts the
+/// election right after it, so a failover takes about two seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub heartbeat_ms: u64,
@@ -106,9 +106,9 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            heartbeat_ms: 150,
-            election_min_ms: 600,
-            election_max_ms: 1200,
+            heartbeat_ms: 200,
+            election_min_ms: 800,
+            election_max_ms: 1600,
             install_snapshot_timeout_ms: 10_000,
         }
     }
@@ -212,6 +212,8 @@ pub struct Journal {
     peers: Peers,
     secret: Option<Arc<str>>,
     leadership: watch::Receiver<Leadership>,
+    /// Read-only view of the Raft log, for pre-vote answers.
+    log: log_store::LogStore,
     stop: CancellationToken,
 }
 
@@ -256,6 +258,7 @@ impl Journal {
 
         let db = store::open_db(dir)?;
         let log = log_store::LogStore::open(&db)?;
+        let log_view = log.clone();
         let machine = Machine::open(&db).await?;
         let shared = machine.shared();
         let secret: Option<Arc<str>> = config.secret.as_deref().map(Arc::from);
@@ -295,7 +298,13 @@ impl Journal {
 
         let stop = CancellationToken::new();
         let leadership = spawn_leadership_watch(&raft, config.node_id, stop.clone());
-        prevote::spawn(raft.clone(), peers.clone(), config.node_id, stop.clone());
+        prevote::spawn(
+            raft.clone(),
+            log_view.clone(),
+            peers.clone(),
+            config.node_id,
+            stop.clone(),
+        );
         tracing::info!(dir = %dir.display(), node_id = config.node_id, last_seq = *shared.last_seq.borrow(), "journal opened");
         Ok(Journal {
             dir: dir.to_path_buf(),
@@ -305,6 +314,7 @@ impl Journal {
             peers,
             secret,
             leadership,
+            log: log_view,
             stop,
         })
     }
@@ -427,7 +437,7 @@ impl Journal {
             // Any replica answers these two.
             Forward::PreVote => {
                 let quiet_after = Duration::from_millis(self.raft.config().election_timeout_min);
-                ForwardAnswer::PreVote(!prevote::hears_a_leader(&self.raft, quiet_after).await)
+                ForwardAnswer::PreVote(prevote::view(&self.raft, &self.log, quiet_after).await)
             }
             Forward::Status => ForwardAnswer::Status(self.local_status().await),
             _ if !leading => not_leader(),
@@ -800,15 +810,21 @@ fn api_url(addr: &str) -> String {
 }
 
 /// Maps Raft metrics to [`Leadership`]. A leader that has not heard from a
-/// quorum for longer than the election timeout's upper bound stops
-/// `leading`: by then a partitioned-away majority may be electing another.
+/// quorum for the leader lease less one heartbeat stops `leading`: the
+/// followers it lost grant no vote before their lease (counted from their
+/// last heartbeat, which is older than the leader's last acknowledgement)
+/// has passed, so it stands down before another can be elected.
 fn spawn_leadership_watch(
     raft: &Raft,
     id: NodeId,
     stop: CancellationToken,
 ) -> watch::Receiver<Leadership> {
     let mut metrics = raft.metrics();
-    let stale_after = Duration::from_millis(raft.config().election_timeout_max);
+    let stale_after = Duration::from_millis(
+        raft.config()
+            .election_timeout_max
+            .saturating_sub(raft.config().heartbeat_interval),
+    );
     let (tx, rx) = watch::channel(Leadership::default());
     tokio::spawn(async move {
         let mut quorum_at: Option<Instant> = None;

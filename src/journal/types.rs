@@ -158,7 +158,7 @@ pub enum ForwardAnswer {
     /// The log index a consistent read must wait for.
     ReadIndex(u64),
     Status(super::ClusterStatus),
-    PreVote(bool),
+    PreVote(super::prevote::View),
     /// The receiver is not the leader; it names the one it knows.
     NotLeader {
         leader: Option<(NodeId, String)>,
