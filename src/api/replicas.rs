@@ -91,7 +91,9 @@ pub async fn status(State(app): State<AppState>) -> Json<ClusterJson> {
 }
 
 /// Add a replica: it joins as a learner, catches up, then becomes a voter.
-/// Start it first, with the cluster secret and without `--peers`.
+/// Start it first, with the cluster secret and `--peers` naming the current
+/// members and itself; with a higher id than the lowest member it waits to
+/// be added instead of forming a cluster of its own.
 #[utoipa::path(post, path = "/api/cluster/members", request_body = NewMember,
     responses((status = 200, body = ClusterJson), (status = 409, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
