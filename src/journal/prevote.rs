@@ -52,10 +52,12 @@ pub async fn view(raft: &Raft, log: &LogStore, quiet_after: Duration) -> View {
         .await
         .unwrap_or((false, None));
     let quiet = quiet.unwrap_or(Duration::MAX);
+    let grant = !(leader_known && committed && quiet <= quiet_after);
     View {
-        grant: !(leader_known && committed && quiet <= quiet_after),
+        grant,
         quiet_ms: u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX),
-        last_log: log.last_log_id(),
+        // Only wanted while the leader is missing; it reads the last entry.
+        last_log: if grant { log.last_log_id() } else { None },
     }
 }
 
