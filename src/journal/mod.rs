@@ -502,6 +502,9 @@ impl Journal {
                 return Err(SubmitError::Unavailable { leader_hint: hint });
             }
             let index = match self.known_leader() {
+                Some((leader, _)) if leader == self.id && self.leadership.borrow().quorum_lost => {
+                    return Err(SubmitError::Unavailable { leader_hint: None });
+                }
                 Some((leader, _)) if leader == self.id => {
                     match tokio::time::timeout(remaining, self.raft.get_read_log_id()).await {
                         Ok(Ok((read, _))) => Some(read.map_or(0, |l| l.index)),
