@@ -273,10 +273,23 @@ async fn a_lone_replica_refuses_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replica_is_added_as_learner_then_voter_and_removed() {
+async fn a_replica_is_added_as_learner_then_voter_and_removed_and_raft_calls_need_the_secret() {
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(3, &[], QUIET);
     let (leader, _) = cluster.leader(&[1, 2, 3], Duration::from_secs(20)).await;
+
+    // Raft calls need the cluster secret.
+    for bearer in [None, Some("not-the-secret")] {
+        let mut request = client_with(Duration::from_secs(5))
+            .post(cluster.url(leader, "/raft/vote"))
+            .body(vec![0u8, 1, 2]);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let status = request.send().await.expect("answer").status().as_u16();
+        assert_eq!(status, 401, "bearer {bearer:?}");
+    }
+
     assert_eq!(
         create(&cluster.url(leader, ""), "before-join").await,
         Some(201)

@@ -77,10 +77,29 @@ pub fn spawn(raft: Raft, log: LogStore, peers: Peers, id: NodeId, stop: Cancella
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut open = true;
         let mut campaigned: Option<Instant> = None;
+        let mut metrics = raft.metrics();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
+                changed = metrics.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // Shut the gate the moment a leader is heard of, not at
+                    // the next tick: a replica paused while it is open would
+                    // campaign as soon as it runs again.
+                    let leader_known = {
+                        let m = metrics.borrow_and_update();
+                        let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+                        m.current_leader.is_some() && voters.len() > 1 && voters.contains(&id)
+                    };
+                    if open && leader_known && !view(&raft, &log, quiet_after).await.grant {
+                        raft.runtime_config().elect(false);
+                        open = false;
+                    }
+                    continue;
+                }
             }
             let voters: BTreeMap<NodeId, String> = {
                 let metrics = raft.metrics();
