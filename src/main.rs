@@ -227,6 +227,10 @@ struct CommonArgs {
     /// Require a token for reads too, not only for writes.
     #[arg(long, env = "LOGSTASH_MESOS_API_AUTH_READS")]
     api_auth_reads: bool,
+
+    /// Do not serve the web GUI at `/`; the REST API stays on.
+    #[arg(long, env = "LOGSTASH_MESOS_NO_UI")]
+    no_ui: bool,
 }
 
 impl CommonArgs {
@@ -239,6 +243,7 @@ impl CommonArgs {
             listen,
             data_dir: self.data_dir.clone(),
             tokens,
+            ui: !self.no_ui,
         })
     }
 }

@@ -18,6 +18,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub tokens: Tokens,
+    /// Serve the web GUI at `/`.
+    pub ui: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,7 @@ impl Server {
             metrics: telemetry::metrics(),
             live: live.clone(),
             shutdown: shutdown.clone(),
+            ui: config.ui,
         };
         let closing = journal.clone();
         let task = tokio::spawn(async move {

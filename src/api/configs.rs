@@ -15,7 +15,10 @@ use super::AppState;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, QueryParams};
-use super::views::{ConfigJson, ConfigUpdate, Deleted, HistoryJson, NewConfig, RevertRequest};
+use super::views::{
+    ConfigJson, ConfigUpdate, Deleted, HistoryJson, NewConfig, RevertRequest, ValidateRequest,
+    Validated,
+};
 
 /// Header carrying the seq of the log position an answer reflects.
 pub const SEQ_HEADER: &str = "x-logstash-mesos-seq";
@@ -166,18 +169,66 @@ pub async fn delete_one(
 pub async fn post_one(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,
-    Extension(Principal(actor)): Extension<Principal>,
-    JsonBody(body): JsonBody<RevertRequest>,
+    principal: Option<Extension<Principal>>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let Target::Revert(name) = target(&uri)? else {
-        return Err(method_not_allowed());
-    };
-    let command = Command::RevertConfig {
-        name: name.clone(),
-        version: body.version,
-    };
-    app.journal.submit(actor, command).await?;
-    Ok(Json(current(&app, &name)?).into_response())
+    match target(&uri)? {
+        Target::Config(name) if name == VALIDATE => validate(body),
+        Target::Revert(name) => {
+            let Some(Extension(Principal(actor))) = principal else {
+                return Err(ApiError::internal(
+                    "a write reached the handler unauthenticated",
+                ));
+            };
+            let body: RevertRequest = from_body(body)?;
+            let command = Command::RevertConfig {
+                name: name.clone(),
+                version: body.version,
+            };
+            app.journal.submit(actor, command).await?;
+            Ok(Json(current(&app, &name)?).into_response())
+        }
+        _ => Err(method_not_allowed()),
+    }
+}
+
+/// The last path segment of `POST /api/configs/validate`. Only POST is taken:
+/// GET, PUT and DELETE of a config named `validate` work as for any name.
+pub(super) const VALIDATE: &str = "validate";
+
+/// Check a config without saving it: the name (if given) and the Logstash text,
+/// exactly as a create or update would. Changes nothing, so it needs a token
+/// only where reads do.
+#[utoipa::path(post, path = "/api/configs/validate", request_body = ValidateRequest,
+    responses((status = 200, body = Validated), (status = 400, body = ErrorBody)))]
+fn validate(body: serde_json::Value) -> Result<Response, ApiError> {
+    let body: ValidateRequest = from_body(body)?;
+    if let Some(name) = &body.name {
+        crate::state::validate_name(name)?;
+    }
+    crate::state::validate_input(&body.input)?;
+    let parsed = crate::logstash::parse(&body.input)
+        .map_err(|e| ApiError::internal(format!("validated config did not parse: {e:?}")))?;
+    let docker_paths = crate::logstash::docker_paths(&parsed)
+        .into_iter()
+        .map(|p| p.value)
+        .collect();
+    let plugins = crate::logstash::plugins(&parsed)
+        .into_iter()
+        .map(|p| p.name.clone())
+        .collect();
+    Ok(Json(Validated {
+        valid: true,
+        lines: body.input.lines().count(),
+        docker_paths,
+        plugins,
+    })
+    .into_response())
+}
+
+fn from_body<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("the request body: {e}")))
 }
 
 /// Every version of a config, including deletions, oldest first.

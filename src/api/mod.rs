@@ -13,6 +13,7 @@ mod events;
 mod extract;
 mod openapi;
 mod ops;
+mod ui;
 pub mod views;
 
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// Cancelled when the process shuts down; ends long-lived streams.
     pub shutdown: CancellationToken,
+    /// Serve the web GUI at `/` (off with `--no-ui`; the API stays on).
+    pub ui: bool,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -73,18 +76,26 @@ pub fn router(app: AppState) -> Router {
         .route("/events", get(events::list))
         .route("/events/stream", get(events::stream))
         .route("/framework", get(cluster::framework))
-        .route("/executors", get(cluster::executors));
+        .route("/executors", get(cluster::executors))
+        .route("/whoami", get(auth::whoami));
     let authenticated = Router::new()
         .nest("/api", api_routes)
         .merge(config_routes)
         .layer(from_fn_with_state(app.tokens.clone(), auth::authenticate));
+    let gui = if app.ui {
+        Router::new()
+            .route("/", get(ui::index))
+            .route("/ui/{*path}", get(ui::asset))
+    } else {
+        Router::new().route("/", get(ui::disabled))
+    };
     Router::new()
         .merge(authenticated)
+        .merge(gui)
         .route("/api/openapi.json", get(openapi::serve))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
-        .route("/", get(ops::index))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{cluster, configs, error, events, ops, views};
+use super::{auth, cluster, configs, error, events, ops, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,7 +12,8 @@ use super::{cluster, configs, error, events, ops, views};
         description = "Per-image Logstash configs, their history, and the audit log of the \
             logstash-mesos scheduler. The config routes are also served without the /api \
             prefix, as the original framework did. Writes need \
-            `Authorization: Bearer <secret>` when tokens are configured."
+            `Authorization: Bearer <secret>` when tokens are configured (reads too with \
+            --api-auth-reads); `POST /api/configs/validate` counts as a read."
     ),
     paths(
         configs::list,
@@ -24,10 +25,12 @@ use super::{cluster, configs, error, events, ops, views};
         configs::delete_one,
         configs::post_one,
         configs::history,
+        configs::validate,
         events::list,
         events::stream,
         cluster::framework,
         cluster::executors,
+        auth::whoami,
         ops::health,
         ops::ready,
         ops::metrics
@@ -42,6 +45,9 @@ use super::{cluster, configs, error, events, ops, views};
         views::HistoryJson,
         views::EventJson,
         views::EventPage,
+        views::ValidateRequest,
+        views::Validated,
+        views::WhoAmI,
         error::ErrorBody,
         error::ErrorDetail,
         ops::Health,

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -80,16 +80,4 @@ pub async fn track(request: Request, next: Next) -> Response {
         "method" => method, "route" => route)
     .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// The landing page until the web GUI is part of the build.
-pub async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<title>logstash-mesos</title></head><body><h1>logstash-mesos</h1>",
-        "<p>The REST API is at <a href=\"/api/configs\">/api/configs</a>; ",
-        "its description at <a href=\"/api/openapi.json\">/api/openapi.json</a>; ",
-        "the audit history at <a href=\"/api/events\">/api/events</a>.</p>",
-        "<p>The web GUI is not part of this build yet.</p></body></html>"
-    ))
 }

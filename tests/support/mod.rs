@@ -21,6 +21,7 @@ pub struct Instance {
     pub data_dir: PathBuf,
     subcommand: &'static str,
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Instance {
@@ -35,15 +36,34 @@ impl Instance {
         Instance::start("scheduler", data_dir, args)
     }
 
+    /// Starts `logstash-mesos local` with extra environment variables too.
+    pub fn local_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Instance {
+        Instance::start_with_env("local", data_dir, args, env)
+    }
+
     fn start(subcommand: &'static str, data_dir: &Path, args: &[&str]) -> Instance {
+        Instance::start_with_env(subcommand, data_dir, args, &[])
+    }
+
+    fn start_with_env(
+        subcommand: &'static str,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Instance {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(subcommand, data_dir, &args);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, base) = spawn(subcommand, data_dir, &args, &env);
         Instance {
             child: Some(child),
             base,
             data_dir: data_dir.to_path_buf(),
             subcommand,
             args,
+            env,
         }
     }
 
@@ -81,7 +101,7 @@ impl Instance {
     /// Starts the process again on the same data directory (a new port).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the process first");
-        let (child, base) = spawn(self.subcommand, &self.data_dir, &self.args);
+        let (child, base) = spawn(self.subcommand, &self.data_dir, &self.args, &self.env);
         self.child = Some(child);
         self.base = base;
     }
@@ -96,7 +116,12 @@ impl Drop for Instance {
     }
 }
 
-fn spawn(subcommand: &str, data_dir: &Path, args: &[String]) -> (Child, String) {
+fn spawn(
+    subcommand: &str,
+    data_dir: &Path,
+    args: &[String],
+    env: &[(String, String)],
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
         .arg(subcommand)
         .arg("--listen")
@@ -104,6 +129,7 @@ fn spawn(subcommand: &str, data_dir: &Path, args: &[String]) -> (Child, String) 
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env(
             "RUST_LOG",
             std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "warn".into()),
