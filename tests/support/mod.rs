@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod browser;
 pub mod fake_master;
 pub mod mesos;
 
