@@ -5,8 +5,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use fantoccini::key::Key;
 use serde_json::{Value, json};
 use support::browser::{Browser, NARROW, WIDE};
 use support::{Answer, Instance, client, encode};
@@ -412,6 +413,74 @@ async fn an_unreachable_api_shows_an_error_banner_not_a_blank_page() {
     browser.close().await;
 }
 
+#[tokio::test]
+async fn a_config_can_be_created_with_the_keyboard_alone() {
+    let started = Instant::now();
+    let Some(browser) = Browser::start("a_config_can_be_created_with_the_keyboard").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(dir.path(), &[]);
+    browser.goto(&local.url("/#/configs/new")).await;
+    browser.wait_ready("configs").await;
+    // The first Tab reaches the skip link.
+    browser.press(&Key::Tab).await;
+    browser
+        .wait_until(
+            "the skip link has focus",
+            "document.activeElement.classList.contains('skip-link')",
+        )
+        .await;
+    // Onwards through the navigation to the name field, within a few steps.
+    let mut steps = 0;
+    while browser.eval("return document.activeElement.id").await != "config-name" {
+        assert!(steps < 30, "Tab never reached the name field");
+        browser.press(&Key::Tab).await;
+        steps += 1;
+    }
+    browser.press("kbd/app:1").await;
+    browser.press(&Key::Tab).await;
+    assert_eq!(
+        browser.eval("return document.activeElement.id").await,
+        "config-input"
+    );
+    browser.press(&(Key::Control + "a")).await;
+    browser.press(&Key::Null).await;
+    browser
+        .press("input {\n  file { docker-path => \"/var/log/kbd.log\" }\n}\n")
+        .await;
+    browser
+        .wait_for_text("#validation", "/var/log/kbd.log")
+        .await;
+    // Ctrl+S saves.
+    browser.press(&(Key::Control + "s")).await;
+    browser.press(&Key::Null).await;
+    browser.wait_for_text("#flash", "Created config").await;
+    let saved = call(&local, "GET", "/api/configs/kbd%2Fapp%3A1", None, None).await;
+    assert_eq!(saved.status, 200, "{}", saved.json);
+    assert!(
+        saved.json["input"]
+            .as_str()
+            .unwrap()
+            .contains("/var/log/kbd.log")
+    );
+    report(
+        "a_config_can_be_created_with_the_keyboard",
+        started,
+        &browser,
+    );
+    browser.close().await;
+}
+
+/// Form controls without a label, and buttons without a name, on the page.
+const UNLABELLED: &str = "return [...document.querySelectorAll('input, select, textarea, button')]\
+    .filter(el => el.getClientRects().length > 0)\
+    .filter(el => el.tagName === 'BUTTON'\
+        ? !el.textContent.trim() && !el.getAttribute('aria-label')\
+        : !(el.labels && el.labels.length) && !el.getAttribute('aria-label')\
+            && !el.getAttribute('aria-labelledby'))\
+    .map(el => el.outerHTML.slice(0, 120))";
+
 /// Realistic data: configs by two operators with several versions, one
 /// deleted, one reverted.
 async fn seed(local: &Instance, secrets: [&str; 2]) {
@@ -511,13 +580,20 @@ async fn every_page_fits_a_wide_and_a_narrow_window() {
             browser.route(hash).await;
             browser.wait_ready(view).await;
             browser.wait_live().await;
+            if name == "configs" {
+                browser.wait_for_text("#validation", "Valid").await;
+            }
             browser
                 .assert_no_horizontal_overflow(&format!("{name} at {}×{}", size.0, size.1))
                 .await;
+            assert_eq!(
+                browser.eval(UNLABELLED).await,
+                json!([]),
+                "{name}: unlabelled controls"
+            );
             browser.screenshot(&format!("page-{name}{suffix}")).await;
         }
     }
     report("every_page_fits", started, &browser);
     browser.close().await;
-    let _ = Duration::ZERO;
 }

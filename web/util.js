@@ -207,9 +207,31 @@ export function errorPanel(error, retry) {
   );
 }
 
-/** A one-line summary of an event, for tables and the dashboard. */
-export function summarize(ev) {
-  const d = ev.data || {};
+/**
+ * A Mesos agent id shortened for narrow places: "…1cd78-S0" for the usual
+ * "<framework uuid>-S<n>"; other ids as they are.
+ */
+export function shortAgent(id) {
+  const m = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-S\d+)$/i.exec(id || "");
+  return m ? `…${id.slice(-(m[1].length + 5))}` : id;
+}
+
+/** "logstash.<agent id>.<n>" with the agent id shortened. */
+function shortTask(id) {
+  const m = /^(logstash\.)(.+)(\.\d+)$/.exec(id || "");
+  return m ? `${m[1]}${shortAgent(m[2])}${m[3]}` : id;
+}
+
+/** An actor with its agent id shortened (see shortAgent). */
+export function shortActor(actor) {
+  return actor && actor.startsWith("executor:") ? `executor:${shortAgent(actor.slice(9))}` : actor;
+}
+
+/** A one-line summary of an event; `short` shortens agent ids. */
+export function summarize(ev, { short = false } = {}) {
+  const d = { ...(ev.data || {}) };
+  if (short && d.agent_id) d.agent_id = shortAgent(d.agent_id);
+  if (short && d.task_id) d.task_id = shortTask(d.task_id);
   switch (ev.type) {
     case "ConfigCreated":
       return `Config “${d.name}” created`;
@@ -277,7 +299,7 @@ export function eventItem(ev, { fresh = false } = {}) {
     h("span", { class: "event-seq" }, h("a", { href: route("asof", ev.seq), title: `View the configs as of event #${ev.seq}` }, `#${ev.seq}`)),
     h("span", { class: "event-time" }, time(ev.at)),
     h("span", { class: "event-type" }, badge(eventKind(ev.type), ev.type)),
-    h("span", { class: "event-actor" }, ev.actor),
-    h("span", { class: "event-text" }, summarize(ev)),
+    h("span", { class: "event-actor", title: ev.actor }, shortActor(ev.actor)),
+    h("span", { class: "event-text" }, summarize(ev, { short: true })),
   );
 }

@@ -113,9 +113,9 @@ export async function render(root, { query }) {
         ? h(
             "p",
             { class: "notice" },
-            badge("info", `${newer} newer event${newer === 1 ? "" : "s"}`),
-            " ",
-            h("a", { href: route("audit", { ...filters }) }, "Show the newest"),
+            badge("info", `${newer} new event${newer === 1 ? "" : "s"} in the log`),
+            " since this page was loaded. ",
+            h("a", { href: route("audit", { ...filters }) }, "Show the newest page"),
           )
         : null,
       events.length

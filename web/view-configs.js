@@ -178,6 +178,8 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
   let saved = mode === "edit" ? config.input : null;
   let validation = 0;
   let externalChange = null;
+  // While our own save is in flight, its event is not someone else's change.
+  let saving = false;
 
   const status = h("div", { class: "validation", id: "validation", role: "status", "aria-live": "polite" });
   const nameError = h("p", { class: "field-error", id: "name-error", role: "alert", hidden: true });
@@ -357,6 +359,7 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
       }
     }
     saveButton.disabled = true;
+    saving = true;
     fill(status, h("p", { class: "muted" }, "Saving…"));
     try {
       if (mode === "new") {
@@ -398,6 +401,7 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
       }
     } finally {
       saveButton.disabled = false;
+      saving = false;
     }
   }
 
@@ -451,7 +455,7 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
     dirty,
     label: () => (mode === "new" ? "the new config" : `“${name}”`),
     onEvent(ev) {
-      if (mode !== "edit" || ev.config !== name || (config && ev.seq <= config.seq)) return;
+      if (mode !== "edit" || ev.config !== name || saving || (config && ev.seq <= config.seq)) return;
       if (externalChange && ev.seq <= externalChange) return;
       externalChange = ev.seq;
       if (ev.type === "ConfigDeleted") {

@@ -164,7 +164,7 @@ function streamsTable(ex) {
     `Containers (${containers.size}) · streams (${ex.streams.length})`,
   );
   if (!ex.streams.length) {
-    return h("div", { class: "streams" }, title, h("p", { class: "muted" }, "No container on this agent matches a config."));
+    return h("div", { class: "streams" }, title, h("p", { class: "muted" }, "No stream reported by this executor."));
   }
   return h(
     "div",

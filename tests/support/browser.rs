@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 /// How long a test waits for something to appear on the page.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The viewport of every screenshot: what the README shows.
 pub const WIDE: (u32, u32) = (1280, 800);
@@ -167,12 +167,34 @@ impl Browser {
     }
 
     pub async fn wait_for(&self, css: &str) -> Element {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("{css} did not appear within {WAIT:?}: {e}"))
+        {
+            Ok(el) => el,
+            Err(e) => {
+                let page = self.describe().await;
+                panic!("{css} did not appear within {WAIT:?}: {e}\n{page}")
+            }
+        }
+    }
+
+    /// What the page shows, for a failure message; also saves a screenshot.
+    pub async fn describe(&self) -> String {
+        let path = self.screenshot("FAILED").await;
+        let state = self
+            .client
+            .execute(
+                "return location.href + '\\n' + document.body.innerText.slice(0, 1500)",
+                vec![],
+            )
+            .await
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|e| format!("(cannot read the page: {e})"));
+        format!("screenshot {}; the page at {state}", path.display())
     }
 
     /// Waits until the element at `css` exists and its text contains `text`.
@@ -189,7 +211,8 @@ impl Browser {
                 last = t;
             }
             if Instant::now() > deadline {
-                panic!("{css} did not show {text:?} within {WAIT:?}; it showed {last:?}");
+                let page = self.describe().await;
+                panic!("{css} did not show {text:?} within {WAIT:?}; it showed {last:?}\n{page}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -208,7 +231,8 @@ impl Browser {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("{what}: not true within {WAIT:?}: {script}");
+                let page = self.describe().await;
+                panic!("{what}: not true within {WAIT:?}: {script}\n{page}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -250,6 +274,12 @@ impl Browser {
             )
             .await
             .expect("set value");
+    }
+
+    /// Types `keys` into whatever has the focus, as a keyboard would.
+    pub async fn press(&self, keys: &str) {
+        let active = self.client.active_element().await.expect("focused element");
+        active.send_keys(keys).await.expect("keys");
     }
 
     pub async fn click(&self, css: &str) {
