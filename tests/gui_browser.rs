@@ -288,6 +288,199 @@ async fn the_history_shows_the_changed_line_between_two_versions_and_reverts() {
 }
 
 #[tokio::test]
+async fn the_line_diff_rebuilds_both_texts_with_a_longest_common_subsequence() {
+    let Some(browser) = Browser::start("the_line_diff_rebuilds_both_texts").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(dir.path(), &[]);
+    browser.goto(&local.url("/")).await;
+    browser.wait_ready("dashboard").await;
+    // Random texts over a small alphabet (many repeats): the script must give
+    // back both texts, and keep as many lines as a textbook LCS.
+    let failures = browser
+        .eval(
+            "return import('./ui/diff.js').then(({ diffLines }) => {
+                let seed = 7;
+                const rand = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+                const lcs = (a, b) => {
+                    const t = Array.from({ length: a.length + 1 }, () => new Array(b.length + 1).fill(0));
+                    for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--)
+                        t[i][j] = a[i] === b[j] ? t[i + 1][j + 1] + 1 : Math.max(t[i + 1][j], t[i][j + 1]);
+                    return t[0][0];
+                };
+                const failures = [];
+                for (let round = 0; round < 300; round++) {
+                    const a = Array.from({ length: rand(12) }, () => 'line ' + rand(4));
+                    const b = Array.from({ length: rand(12) }, () => 'line ' + rand(4));
+                    const script = diffLines(a, b);
+                    const oldSide = script.filter((s) => s.op !== '+').map((s) => s.text);
+                    const newSide = script.filter((s) => s.op !== '-').map((s) => s.text);
+                    const kept = script.filter((s) => s.op === ' ').length;
+                    const numbered = script.every((s) =>
+                        (s.op === '+' || a[s.a - 1] === s.text) && (s.op === '-' || b[s.b - 1] === s.text));
+                    if (JSON.stringify(oldSide) !== JSON.stringify(a) ||
+                        JSON.stringify(newSide) !== JSON.stringify(b) ||
+                        kept !== lcs(a, b) || !numbered) {
+                        failures.push({ a, b, script });
+                    }
+                }
+                return failures.slice(0, 3);
+            })",
+        )
+        .await;
+    assert_eq!(failures, json!([]));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn delete_asks_first_and_keeps_the_history() {
+    let started = Instant::now();
+    let Some(browser) = Browser::start("delete_asks_first").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(dir.path(), &[]);
+    create(&local, "nginx:1.27", NGINX, None).await;
+    browser
+        .goto(&local.url("/#/configs/edit/nginx%3A1.27"))
+        .await;
+    browser.wait_ready("configs").await;
+    browser.click("#delete-config").await;
+    browser
+        .wait_for_text("#confirm-dialog[open]", "Delete “nginx:1.27”?")
+        .await;
+    browser.screenshot("configs-delete-confirm").await;
+    browser.click("#confirm-cancel").await;
+    browser
+        .wait_until(
+            "the dialog to close",
+            "!document.querySelector('#confirm-dialog').open",
+        )
+        .await;
+    assert_eq!(
+        call(&local, "GET", "/api/configs/nginx%3A1.27", None, None)
+            .await
+            .status,
+        200,
+        "cancel keeps the config"
+    );
+    browser.click("#delete-config").await;
+    browser.wait_for("#confirm-dialog[open]").await;
+    browser.click("#confirm-ok").await;
+    browser
+        .wait_for_text("#flash", "Deleted “nginx:1.27”")
+        .await;
+    browser
+        .wait_until(
+            "the list without the config",
+            "!document.querySelector('#config-list a[data-name=\"nginx:1.27\"]')",
+        )
+        .await;
+    assert_eq!(
+        call(&local, "GET", "/api/configs/nginx%3A1.27", None, None)
+            .await
+            .status,
+        404
+    );
+    // The history stays, and offers to re-create it.
+    browser.route("#/configs/history/nginx%3A1.27").await;
+    browser.wait_for_text("#versions", "deleted").await;
+    browser.wait_for_text("main", "Re-create from v1").await;
+    report("delete_asks_first", started, &browser);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_audit_filters_pages_and_shows_the_configs_as_of_an_event() {
+    let started = Instant::now();
+    let Some(browser) = Browser::start("the_audit_filters_pages_and_travels").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(
+        dir.path(),
+        &[
+            "--api-token",
+            TOKEN,
+            "--api-token",
+            "ci:ci-pipeline-secret-0001",
+        ],
+    );
+    let ci = Some("ci-pipeline-secret-0001");
+    let input = "input { stdin { } }\n";
+    for name in ["a", "b", "c"] {
+        create(&local, name, input, Some(SECRET)).await; // #1..#3
+    }
+    update(&local, "a", "input { stdin { } }\n# by ci\n", ci).await; // #4
+    assert_eq!(
+        call(&local, "DELETE", "/api/configs/b", None, Some(SECRET))
+            .await
+            .status,
+        200
+    ); // #5
+    for i in 0..25 {
+        create(&local, &format!("d{i:02}"), input, Some(SECRET)).await; // #6..#30
+    }
+
+    browser.goto(&local.url("/#/audit?limit=25")).await;
+    browser.click("#auth-read-only").await;
+    browser.wait_ready("audit").await;
+    browser.wait_for_text("#audit-count", "#30 to #6").await;
+    let rows = "return document.querySelectorAll('#audit-table tbody tr').length";
+    assert_eq!(browser.eval(rows).await, 25);
+    browser.click("#page-older").await;
+    browser.wait_for_text("#audit-count", "#5 to #1").await;
+    browser.wait_for_text("main", "End of the history").await;
+    browser.click("#page-newer").await;
+    browser.wait_for_text("#audit-count", "#30 to #6").await;
+
+    // Filters through the form.
+    browser
+        .wait_for("#filter-type")
+        .await
+        .select_by_value("ConfigDeleted")
+        .await
+        .unwrap();
+    browser.click("#apply-filters").await;
+    browser.wait_for_text("#audit-count", "#5 to #5").await;
+    browser
+        .wait_for_text("#audit-table", "Config “b” deleted")
+        .await;
+    browser.goto(&local.url("/#/audit")).await;
+    browser.wait_ready("audit").await;
+    browser.type_into("#filter-actor", "ci").await;
+    browser.click("#apply-filters").await;
+    browser.wait_for_text("#audit-count", "#4 to #4").await;
+    assert_eq!(browser.eval(rows).await, 1);
+    browser.wait_for_text("#audit-table", "api:ci").await;
+
+    // View as of #4: a (v2), b (v1, deleted since) and c; the d's came later.
+    browser
+        .click("#audit-table a[href=\"#/asof/4\"].button")
+        .await;
+    browser.wait_ready("audit").await;
+    browser
+        .wait_for_text("main h1", "Configs as of event #4")
+        .await;
+    let names = browser
+        .eval("return [...document.querySelectorAll('#asof-table tbody tr')].map(r => r.dataset.name)")
+        .await;
+    assert_eq!(names, json!(["a", "b", "c"]));
+    browser
+        .wait_for_text("#asof-table tr[data-name=\"b\"]", "deleted since")
+        .await;
+    browser
+        .wait_for_text("#asof-table tr[data-name=\"a\"]", "v2")
+        .await;
+    browser
+        .wait_for_text("#asof-created", "Created since (25)")
+        .await;
+    report("the_audit_filters_pages_and_travels", started, &browser);
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn with_a_token_configured_the_page_asks_for_it_and_refuses_a_wrong_one() {
     let started = Instant::now();
     let Some(browser) = Browser::start("the_page_asks_for_the_token").await else {
