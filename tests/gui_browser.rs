@@ -330,6 +330,19 @@ async fn the_line_diff_rebuilds_both_texts_with_a_longest_common_subsequence() {
         )
         .await;
     assert_eq!(failures, json!([]));
+
+    // The page's CSP refuses inline code, and the page records refusals (so
+    // that every test's close() would catch one).
+    browser
+        .eval("document.body.insertAdjacentHTML('beforeend', '<p style=\"color: red\">x</p>'); return null")
+        .await;
+    browser
+        .wait_until(
+            "the CSP refusal to be recorded",
+            "window.__guiErrors.some(e => e.startsWith('CSP refused'))",
+        )
+        .await;
+    browser.eval("window.__guiErrors = []; return null").await;
     browser.close().await;
 }
 
@@ -637,8 +650,8 @@ async fn a_config_can_be_created_with_the_keyboard_alone() {
         browser.eval("return document.activeElement.id").await,
         "config-input"
     );
-    browser.press(&(Key::Control + "a")).await;
-    browser.press(&Key::Null).await;
+    // A chord ends with Null (releasing Control) in the same command.
+    browser.press(&(Key::Control + "a" + &Key::Null)).await;
     browser
         .press("input {\n  file { docker-path => \"/var/log/kbd.log\" }\n}\n")
         .await;
@@ -646,8 +659,8 @@ async fn a_config_can_be_created_with_the_keyboard_alone() {
         .wait_for_text("#validation", "/var/log/kbd.log")
         .await;
     // Ctrl+S saves.
-    browser.press(&(Key::Control + "s")).await;
-    browser.press(&Key::Null).await;
+    // Saving replaces the editor: nothing may be sent to it afterwards.
+    browser.press(&(Key::Control + "s" + &Key::Null)).await;
     browser.wait_for_text("#flash", "Created config").await;
     let saved = call(&local, "GET", "/api/configs/kbd%2Fapp%3A1", None, None).await;
     assert_eq!(saved.status, 200, "{}", saved.json);

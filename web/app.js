@@ -23,6 +23,17 @@ import * as audit from "./view-audit.js";
 import * as asof from "./view-asof.js";
 import * as cluster from "./view-cluster.js";
 
+// Script errors and CSP refusals, kept for the browser tests (and anyone
+// looking in the console): a page that works only by luck should fail them.
+window.__guiErrors = [];
+window.addEventListener("error", (e) => window.__guiErrors.push(`error: ${e.message}`));
+window.addEventListener("unhandledrejection", (e) =>
+  window.__guiErrors.push(`unhandled rejection: ${e.reason && e.reason.message ? e.reason.message : e.reason}`),
+);
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.__guiErrors.push(`CSP refused ${e.blockedURI || "inline"} (${e.violatedDirective})`),
+);
+
 const ROUTES = [
   { match: (p) => p.length === 0, view: dashboard, nav: "dashboard", title: "Dashboard" },
   { match: (p) => p[0] === "nodes", view: nodes, nav: "nodes", title: "Nodes" },

@@ -243,7 +243,7 @@ function filterForm(filters, configs) {
     type: "text",
     autocomplete: "off",
     value: filters.actor,
-    placeholder: "e.g. ops or system",
+    placeholder: "e.g. ops",
   });
   const since = h("input", { id: "filter-since", name: "since", type: "datetime-local", value: toLocalInput(filters.since) });
   const until = h("input", { id: "filter-until", name: "until", type: "datetime-local", value: toLocalInput(filters.until) });

@@ -1,5 +1,13 @@
 // Cluster: the scheduler replicas (GET /api/cluster, when replication is
 // built in), the framework's registration and this replica's Mesos connection.
+//
+// GET /api/cluster is read as
+//   {leader, term, commit_index, applied_index,
+//    replicas: [{id, addr, role, matched, lag}]}
+// also accepting the usual alternative names (leader_id, current_term,
+// committed, last_applied, members/nodes, node_id, address, state,
+// matched_index/applied_index, lag_entries). A 404 means this build or this
+// process has no replication: the page says "single replica".
 
 import { api, apiOptional } from "./api.js";
 import { h, fill, badge, connectionBadge, fmtInt, time, debounce, emptyState } from "./util.js";

@@ -312,7 +312,18 @@ impl Browser {
         path
     }
 
+    /// Fails on script errors, unhandled rejections and CSP refusals the page
+    /// recorded (`window.__guiErrors`, kept by web/app.js).
+    pub async fn assert_no_page_errors(&self) {
+        let errors = self
+            .eval("return window.__guiErrors || ['app.js did not run']")
+            .await;
+        assert_eq!(errors, json!([]), "the page recorded errors");
+    }
+
+    /// Checks the page recorded no errors, then ends the session.
     pub async fn close(self) {
+        self.assert_no_page_errors().await;
         // Dropping ends chromedriver and Chromium; a polite close first.
         let client = self.client.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
