@@ -14,6 +14,7 @@
 //! * [`telemetry`]: logging and metrics set-up.
 
 pub mod api;
+pub mod configdir;
 pub mod events;
 pub mod executor;
 pub mod journal;

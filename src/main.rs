@@ -16,6 +16,7 @@ use logstash_mesos::scheduler::constraints::Constraint;
 use logstash_mesos::scheduler::driver::{Leader, Outcome};
 use logstash_mesos::scheduler::settings::{FrameworkSettings, LaunchSettings};
 use logstash_mesos::server::{Server, ServerConfig};
+use logstash_mesos::state::HostPathPolicy;
 use logstash_mesos::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -227,6 +228,23 @@ struct CommonArgs {
     /// Require a token for reads too, not only for writes.
     #[arg(long, env = "LOGSTASH_MESOS_API_AUTH_READS")]
     api_auth_reads: bool,
+
+    /// A directory of configs to follow: `docker/<image>.conf` (subfolders for `/`
+    /// in the image name) and `host/<name>.conf`. Configs it holds can only be
+    /// changed through their files.
+    #[arg(long, value_name = "DIR", env = "LOGSTASH_MESOS_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+
+    /// Roots below which host-level configs may read agent files (`host-path`),
+    /// comma separated.
+    #[arg(
+        long,
+        value_name = "PATHS",
+        default_value = "/var/log",
+        env = "LOGSTASH_MESOS_HOST_PATH_ALLOW",
+        value_delimiter = ','
+    )]
+    host_path_allow: Vec<String>,
 }
 
 impl CommonArgs {
@@ -239,6 +257,8 @@ impl CommonArgs {
             listen,
             data_dir: self.data_dir.clone(),
             tokens,
+            config_dir: self.config_dir.clone(),
+            host_paths: HostPathPolicy::new(&self.host_path_allow),
         })
     }
 }

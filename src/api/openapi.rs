@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{cluster, configs, error, events, ops, views};
+use super::{cluster, configs, error, events, host_config, ops, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,9 @@ use super::{cluster, configs, error, events, ops, views};
         configs::history,
         events::list,
         events::stream,
+        host_config::get,
+        host_config::put,
+        host_config::config_dir,
         cluster::framework,
         cluster::executors,
         ops::health,
@@ -46,7 +49,9 @@ use super::{cluster, configs, error, events, ops, views};
         error::ErrorDetail,
         ops::Health,
         cluster::FrameworkJson,
-        cluster::ExecutorsJson
+        cluster::ExecutorsJson,
+        host_config::HostConfigJson,
+        host_config::HostConfigUpdate
     ))
 )]
 pub struct ApiDoc;
