@@ -5,6 +5,7 @@
 //!
 //! * [`events`]: what happened (events, envelopes, commands, codec); pure data.
 //! * [`state`]: projections of the log and the decider; pure.
+//! * [`executor`]: the executor's Docker discovery, streams and spool.
 //! * [`logstash`]: the Logstash config language (parser, path extraction); pure.
 //! * [`journal`]: the durable event journal and its one write interface.
 //! * [`api`]: the REST API (axum) over the journal.
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod events;
+pub mod executor;
 pub mod journal;
 pub mod logstash;
 pub mod scheduler;
