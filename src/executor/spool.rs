@@ -269,7 +269,7 @@ pub fn enforce_budget(
         }
         sincedbs.insert(stream, sincedb);
     }
-    candidates.sort_by(|a, b| (a.modified, a.seq).cmp(&(b.modified, b.seq)));
+    candidates.sort_by_key(|s| (s.modified, s.seq));
     for segment in candidates {
         if pass.total <= budget {
             break;
