@@ -10,9 +10,13 @@
 //! * [`stream`]: one stream's loop; [`streams`]: the manager of all of them.
 
 pub mod checkpoint;
+pub mod discovery;
 pub mod layout;
 pub mod lines;
 pub mod matching;
 pub mod sincedb;
 pub mod spool;
+pub mod standalone;
+pub mod stream;
+pub mod streams;
 pub mod tail;

@@ -51,8 +51,12 @@ echo "lsm-exit $s" >&2
 /// Kills the given processes if they still are `tail`s, so a PID recorded
 /// by an earlier executor that has since been reused by an application
 /// process is left alone. Arguments: the PIDs.
+///
+/// `read` fails on `cmdline` (it has no final newline) but still fills the
+/// variable, so its status is not looked at.
 pub const KILL_SCRIPT: &str = r#"for p do
-  IFS= read -r c </proc/"$p"/cmdline 2>/dev/null || continue
+  c=
+  IFS= read -r c </proc/"$p"/cmdline 2>/dev/null
   case $c in tail*) kill "$p" 2>/dev/null;; esac
 done
 "#;
