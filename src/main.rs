@@ -79,6 +79,9 @@ struct ExecutorStreamsArgs {
     /// How long the old file must be quiet after a rotation, in milliseconds.
     #[arg(long, default_value_t = 2500)]
     rotate_quiet_ms: u64,
+    /// How often the spool is fsynced and offsets checkpointed, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    flush_every_ms: u64,
     /// Period of the full container re-list, in seconds.
     #[arg(long, default_value_t = 30)]
     relist_every_secs: u64,
@@ -191,6 +194,7 @@ fn run_executor_streams(args: ExecutorStreamsArgs) -> anyhow::Result<()> {
     streams.budget = args.spool_budget;
     streams.start_position = args.start_position;
     streams.rotate_quiet = std::time::Duration::from_millis(args.rotate_quiet_ms);
+    streams.flush_every = std::time::Duration::from_millis(args.flush_every_ms.max(10));
     let options = standalone::Options {
         configs: args.configs,
         require_label: args.require_label.map(|l| l.parse()).transpose()?,

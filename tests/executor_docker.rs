@@ -71,6 +71,10 @@ struct World {
 
 impl World {
     async fn new(docker: &Docker) -> World {
+        World::with(docker, |_| {}).await
+    }
+
+    async fn with(docker: &Docker, tune: impl FnOnce(&mut StreamSettings)) -> World {
         if std::env::var_os("RUST_LOG").is_some() {
             logstash_mesos::telemetry::init_logging(logstash_mesos::telemetry::LogFormat::Text);
         }
@@ -85,7 +89,9 @@ impl World {
             },
             cancel.clone(),
         );
-        let manager = StreamManager::new(docker.clone(), settings(dir.path()));
+        let mut settings = settings(dir.path());
+        tune(&mut settings);
+        let manager = StreamManager::new(docker.clone(), settings);
         World {
             docker: docker.clone(),
             label: RequiredLabel {
@@ -528,6 +534,76 @@ async fn containers_without_sh_or_tail_fail_with_a_reason() {
             assert!(reason.contains("`sh`"), "{reason}");
         }
     }
+    world.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_position_end_skips_what_is_already_there() {
+    let Some(docker) = docker_or_skip("start_position_end_skips_what_is_already_there").await
+    else {
+        return;
+    };
+    let mut world = World::with(&docker, |s| {
+        s.start_position = logstash_mesos::executor::stream::StartPosition::End;
+    })
+    .await;
+    let c = world
+        .container(BUSYBOX, &format!("seq 1 5000 > /tmp/app.log; {IDLE}"))
+        .await;
+    world
+        .apply(&config_set(BUSYBOX, &["/tmp/app.log"]), &[&c.id])
+        .await;
+    eventually(Duration::from_secs(15), "the stream runs", || {
+        let tails = c.tails();
+        async move { tails.await.len() == 2 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.exec(&["sh", "-c", "echo new >> /tmp/app.log"]).await;
+    world
+        .spool_is(&c.id, "/tmp/app.log", b"new\n", Duration::from_secs(15))
+        .await;
+    world.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spool_budget_deletes_oldest_segments_and_counts_the_drop() {
+    let Some(docker) =
+        docker_or_skip("the_spool_budget_deletes_oldest_segments_and_counts_the_drop").await
+    else {
+        return;
+    };
+    let mut world = World::with(&docker, |s| {
+        s.segment_size = 16 * 1024;
+        s.budget = 64 * 1024;
+    })
+    .await;
+    // About 290 KiB; no Logstash reads it, so every deleted byte is a drop.
+    let c = world
+        .container(BUSYBOX, &format!("seq 1 50000 > /tmp/app.log; {IDLE}"))
+        .await;
+    world
+        .apply(&config_set(BUSYBOX, &["/tmp/app.log"]), &[&c.id])
+        .await;
+    let want = numbers(1, 50_000).len() as u64;
+    let dir = world.spool(&c.id, "/tmp/app.log");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, totals) = world.manager().reports();
+        let on_disk = spool_contents(&dir).len() as u64;
+        if totals.bytes == want && totals.dropped_bytes + on_disk == want && on_disk <= 64 * 1024 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "dropped {} + on disk {on_disk} != {want}, or over budget",
+            totals.dropped_bytes
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // What is left is the newest part of the file, whole lines.
+    let left = spool_contents(&dir);
+    assert!(numbers(1, 50_000).ends_with(&left));
     world.shutdown().await;
 }
 

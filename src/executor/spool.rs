@@ -21,8 +21,9 @@ use super::layout::{self, LIVE_SEGMENT};
 use super::lines::count_lines;
 use super::sincedb::{FileId, Sincedb};
 
-/// Bytes gathered in memory before one `write(2)`.
-const WRITE_BUFFER: usize = 256 * 1024;
+/// Bytes gathered in memory before one `write(2)`; allocated on first use,
+/// so idle streams cost no buffer.
+const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Appends one stream's lines to its live segment and rotates it.
 #[derive(Debug)]
@@ -48,7 +49,7 @@ impl SpoolWriter {
             file,
             inode,
             len,
-            buf: Vec::with_capacity(WRITE_BUFFER),
+            buf: Vec::new(),
             segment_size: segment_size.max(1),
         })
     }
@@ -71,7 +72,14 @@ impl SpoolWriter {
         Ok(())
     }
 
-    fn flush_buf(&mut self) -> io::Result<()> {
+    /// Bytes appended but not yet handed to the kernel.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Hands buffered bytes to the kernel (no fsync), so Logstash sees the
+    /// lines of a stream that went quiet without waiting for the next sync.
+    pub fn flush_buf(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             self.file.write_all(&self.buf)?;
             self.buf.clear();

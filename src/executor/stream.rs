@@ -563,6 +563,10 @@ impl Stream {
             if skipping {
                 wake = wake.min(readers[0].last_data + Duration::from_millis(700));
             }
+            let buffered = self.writer.as_ref().is_some_and(|w| w.buffered() > 0);
+            if buffered {
+                wake = wake.min(readers[0].last_data + LINGER);
+            }
             if let Some(d) = stop_deadline {
                 wake = wake.min(d);
             }
@@ -683,6 +687,14 @@ impl Stream {
                             self.persist().await;
                         }
                         return SessionEnd::Unwanted;
+                    }
+                    if buffered
+                        && readers[0].last_data + LINGER <= Instant::now()
+                        && let Some(w) = self.writer.as_mut()
+                        && let Err(e) = w.flush_buf()
+                    {
+                        readers[0].lost = Some(format!("cannot write the spool: {e}"));
+                        stop_deadline.get_or_insert(Instant::now());
                     }
                     if skipping && readers[0].last_data + Duration::from_millis(700) <= Instant::now() {
                         skipping = false;
@@ -922,6 +934,9 @@ impl Stream {
         }
     }
 }
+
+/// How long written lines may sit in memory once the stream goes quiet.
+const LINGER: Duration = Duration::from_millis(20);
 
 /// At most this many execs per stream at once: the head and the files that
 /// replaced it since, which wait their turn.
