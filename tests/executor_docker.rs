@@ -607,6 +607,139 @@ async fn the_spool_budget_deletes_oldest_segments_and_counts_the_drop() {
     world.shutdown().await;
 }
 
+/// A unix-socket proxy to the Docker daemon that can be "restarted":
+/// stopping it drops every connection (the event stream ends, requests
+/// fail), as a daemon restart does.
+struct DaemonProxy {
+    path: PathBuf,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl DaemonProxy {
+    fn start(path: &Path) -> DaemonProxy {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conns2 = conns.clone();
+        tasks.spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let handle = tokio::spawn(async move {
+                    if let Ok(mut daemon) =
+                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut daemon).await;
+                    }
+                });
+                conns2.lock().unwrap().push(handle.abort_handle());
+            }
+        });
+        tasks.spawn(async move {
+            // Aborts every connection when the proxy stops.
+            struct AbortAll(std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>);
+            impl Drop for AbortAll {
+                fn drop(&mut self) {
+                    for h in self.0.lock().unwrap().drain(..) {
+                        h.abort();
+                    }
+                }
+            }
+            let _guard = AbortAll(conns);
+            std::future::pending::<()>().await;
+        });
+        DaemonProxy {
+            path: path.to_owned(),
+            tasks,
+        }
+    }
+
+    async fn stop(mut self) {
+        self.tasks.shutdown().await;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_survives_a_daemon_restart() {
+    let Some(docker) = docker_or_skip("discovery_survives_a_daemon_restart").await else {
+        return;
+    };
+    if !Path::new("/var/run/docker.sock").exists() {
+        println!(
+            "SKIP: discovery_survives_a_daemon_restart: the engine is not at /var/run/docker.sock"
+        );
+        return;
+    }
+    ensure_images(&docker).await;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let proxy = DaemonProxy::start(&socket);
+    let through_proxy =
+        Docker::connect_with_unix(socket.to_str().unwrap(), 10, bollard::API_DEFAULT_VERSION)
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+    let label = RequiredLabel {
+        key: "lsm-test".into(),
+        value: unique("label"),
+    };
+    let cancel = CancellationToken::new();
+    let (mut rx, _task) = discovery::spawn(
+        through_proxy,
+        DiscoverySettings {
+            relist_every: Duration::from_secs(30),
+            backoff_max: Duration::from_millis(500),
+        },
+        cancel.clone(),
+    );
+    let mine = |rx: &mut watch::Receiver<Snapshot>| -> (Vec<String>, bool) {
+        let snapshot = rx.borrow_and_update();
+        let mut ids: Vec<String> = snapshot
+            .containers
+            .iter()
+            .filter(|c| label.admits(c))
+            .map(|c| c.id.clone())
+            .collect();
+        ids.sort();
+        (ids, snapshot.connected)
+    };
+    let labels = [(label.key.as_str(), label.value.as_str())];
+    let first = TestContainer::start(&docker, BUSYBOX, Some(IDLE), &labels).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while mine(&mut rx) != (vec![first.id.clone()], true) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "first container not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // "Restart" the daemon: while it is away a container starts and the
+    // first one stops; neither event reaches the dead event stream.
+    proxy.stop().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while mine(&mut rx).1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "disconnection not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = TestContainer::start(&docker, BUSYBOX, Some(IDLE), &labels).await;
+    first.stop().await;
+    let _proxy = DaemonProxy::start(&socket);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while mine(&mut rx) != (vec![second.id.clone()], true) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after reconnecting: {:?}",
+            mine(&mut rx)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cancel.cancel();
+}
+
 /// The `executor-streams` subcommand in a child process, to be SIGKILLed.
 struct Child9 {
     child: Option<Child>,

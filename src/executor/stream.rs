@@ -7,22 +7,36 @@
 //! path), counted from that file's first byte, that are fsynced into the
 //! spool (or deliberately skipped with `--start-position end`). It always
 //! sits at a line boundary, because only whole lines are written (see
-//! [`super::lines`]). Each exec reads exactly one file: the reader follows
-//! the descriptor, so a rename does not switch files under it (see
-//! [`super::tail`]). When the detector reports that the path names a new
-//! file, the stream reads the old one until it has been quiet for
-//! `rotate_quiet` (at most `rotate_max_wait`), stops that exec, writes out the
-//! old file's unterminated last line if any (with a newline added, counted),
-//! and starts the next generation at offset 0: a rotation is counted, and the
-//! new file's first line becomes the fingerprint.
+//! [`super::lines`]), except after an over-long line was cut at the cap.
+//! Each exec reads exactly one file: its reader follows the descriptor, so a
+//! rename does not switch files under it (see [`super::tail`]), and the
+//! bytes of two files never mix even though stdout and stderr reach us
+//! through separate pipes.
+//!
+//! # Rotation
+//!
+//! When the detector reports that the path names a new file, a second exec
+//! starts on it at once, at byte 0 (so a file that lives a few seconds is
+//! not skipped), and its bytes wait in memory. The first exec keeps reading
+//! the old (renamed) file until it has been quiet for `rotate_quiet` (the
+//! writer may still append to it until it reopens; at most
+//! `rotate_max_wait`), then it is stopped. Then the old file's unterminated
+//! last line, if any, is written with a newline added (counted), a rotation
+//! is counted, the generation advances, the offset restarts at 0, the waiting
+//! bytes go to the spool and the new file's first line becomes the
+//! fingerprint. The spool therefore holds every file in order.
 //!
 //! A resumed exec (offset > 0) first prints the file's first line; if it no
 //! longer matches the fingerprint, the file was replaced while nobody
 //! watched: that is counted as a rotation and the new file is read from its
-//! start. Truncation in place (`: > file`) is not reported by busybox `tail`
-//! and cannot be told apart from a quiet file; the reader then re-reads from
-//! the new start, which keeps the lines but makes the offset overstate the
-//! file (a later resume may skip up to that difference: the known limit of
+//! start (what the old file got after the checkpoint is lost, and cannot be
+//! counted: its new name is unknown).
+//!
+//! Limits, all from busybox `tail` polling once a second by name: a file
+//! that lives less than about a second can be missed entirely; truncation
+//! in place (`: > file`) is not reported, the reader re-reads from the new
+//! start, which keeps the lines but makes the offset overstate the file (a
+//! later resume may skip up to that difference: the known weakness of
 //! copytruncate rotation).
 
 use std::collections::VecDeque;
@@ -943,7 +957,7 @@ const LINGER: Duration = Duration::from_millis(20);
 const MAX_READERS: usize = 4;
 
 /// Bytes a waiting reader may hold before it is no longer read.
-pub const PENDING_CAP: usize = 16 * 1024 * 1024;
+pub const PENDING_CAP: usize = 4 * 1024 * 1024;
 
 /// One exec reading one file.
 struct Reader {
