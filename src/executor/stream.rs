@@ -360,8 +360,15 @@ impl Stream {
                 first = false;
                 self.kill_leftovers(&want).await;
             }
+            // The PIDs recorded from now on belong to this container start.
+            self.cp.started_at = want.started_at.clone();
+            let began = Instant::now();
             let end = self.session(&want, &hard_stop).await;
             tracing::debug!(stream = ?self.key, ?end, "exec ended");
+            if began.elapsed() > Duration::from_secs(10) {
+                // It ran for a while: the next trouble is a new one.
+                backoff.reset();
+            }
             match end {
                 SessionEnd::Unwanted | SessionEnd::Aborted => {}
                 SessionEnd::Rotated | SessionEnd::Replaced => {
