@@ -52,6 +52,47 @@ enum Command {
     Executor,
     /// Run everything on one machine without Mesos, for trying it out and development.
     Local(LocalArgs),
+    /// Run only the executor's Docker streaming, driven by a config-set file
+    /// (for tests and benchmarks).
+    #[command(hide = true)]
+    ExecutorStreams(ExecutorStreamsArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExecutorStreamsArgs {
+    /// A JSON config set (`{"version": N, "configs": [{"name", "kind", "input"}]}`); re-read on change.
+    #[arg(long)]
+    configs: PathBuf,
+    /// Spool directory (default: `$MESOS_SANDBOX/spool`).
+    #[arg(long, env = "LOGSTASH_MESOS_SPOOL_DIR")]
+    spool_dir: Option<PathBuf>,
+    /// Executor state: checkpoints and sincedbs.
+    #[arg(long)]
+    state_dir: PathBuf,
+    /// Size at which a spool segment is rotated, in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    spool_file_size: u64,
+    /// Total spool size over which the oldest segments are deleted, in bytes.
+    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    spool_budget: u64,
+    /// Where a stream without a checkpoint starts.
+    #[arg(long, value_enum, default_value = "beginning")]
+    start_position: logstash_mesos::executor::stream::StartPosition,
+    /// Only containers carrying this label (KEY=VALUE) are touched.
+    #[arg(long)]
+    require_label: Option<String>,
+    /// Write the stream reports here as JSON.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// How long the old file must be quiet after a rotation, in milliseconds.
+    #[arg(long, default_value_t = 2500)]
+    rotate_quiet_ms: u64,
+    /// How often the spool is fsynced and offsets checkpointed, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    flush_every_ms: u64,
+    /// Period of the full container re-list, in seconds.
+    #[arg(long, default_value_t = 30)]
+    relist_every_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +314,7 @@ fn main() -> ExitCode {
             .and_then(|config| run(config, "local")),
         Command::Scheduler(args) => scheduler(*args),
         Command::Executor => executor(),
+        Command::ExecutorStreams(args) => run_executor_streams(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -442,6 +484,43 @@ fn hostname() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn run_executor_streams(args: ExecutorStreamsArgs) -> anyhow::Result<()> {
+    use logstash_mesos::executor::{discovery, standalone, stream};
+    let spool_dir = match args.spool_dir {
+        Some(dir) => dir,
+        None => std::env::var_os("MESOS_SANDBOX")
+            .map(|sandbox| PathBuf::from(sandbox).join("spool"))
+            .context("--spool-dir or MESOS_SANDBOX is required")?,
+    };
+    let mut streams = stream::StreamSettings::new(spool_dir, args.state_dir);
+    streams.segment_size = args.spool_file_size;
+    streams.budget = args.spool_budget;
+    streams.start_position = args.start_position;
+    streams.rotate_quiet = std::time::Duration::from_millis(args.rotate_quiet_ms);
+    streams.flush_every = std::time::Duration::from_millis(args.flush_every_ms.max(10));
+    let options = standalone::Options {
+        configs: args.configs,
+        require_label: args.require_label.map(|l| l.parse()).transpose()?,
+        streams,
+        discovery: discovery::DiscoverySettings {
+            relist_every: std::time::Duration::from_secs(args.relist_every_secs.max(1)),
+            ..Default::default()
+        },
+        report: args.report,
+        grace: std::time::Duration::from_secs(10),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stop.cancel();
+        });
+        standalone::run(options, cancel).await
+    })
 }
 
 fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {
