@@ -19,6 +19,7 @@ pub mod configdir;
 pub mod events;
 pub mod executor;
 pub mod journal;
+pub mod local;
 pub mod logstash;
 pub mod mesos;
 pub mod scheduler;

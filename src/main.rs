@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use logstash_mesos::api::Tokens;
 use logstash_mesos::events::{ExecutorCommand, ExecutorSettings};
-use logstash_mesos::executor::agent::{self, ConfigHolder};
+use logstash_mesos::executor::agent::{self, Unavailable};
+use logstash_mesos::executor::workload::{DockerWorkload, WorkloadSettings};
+use logstash_mesos::local;
 use logstash_mesos::mesos::executor::ExecutorEnv;
 use logstash_mesos::mesos::scheduler::SchedulerConfig;
 use logstash_mesos::scheduler::constraints::Constraint;
@@ -49,7 +51,7 @@ enum Command {
     /// Run one scheduler replica: REST API, event journal, and (as leader) the Mesos framework.
     Scheduler(Box<SchedulerArgs>),
     /// Run the executor; started by the Mesos agent and configured from its MESOS_* environment.
-    Executor,
+    Executor(WorkloadArgs),
     /// Run everything on one machine without Mesos, for trying it out and development.
     Local(LocalArgs),
     /// Run only the executor's Docker streaming, driven by a config-set file
@@ -232,6 +234,111 @@ struct LocalArgs {
 
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    workload: WorkloadArgs,
+
+    /// Serve the API only, without the in-process executor (no Docker needed).
+    #[arg(long, env = "LOGSTASH_MESOS_NO_EXECUTOR")]
+    no_executor: bool,
+}
+
+/// What the executor does on its agent (also the in-process executor of `local`).
+#[derive(Debug, Args)]
+struct WorkloadArgs {
+    /// Executor state kept across executor restarts: checkpoints, sincedbs, Logstash data
+    /// (default: /var/lib/logstash-mesos/<framework id>/<agent id>; `local`: <data-dir>/executor).
+    #[arg(long, value_name = "DIR", env = "LOGSTASH_MESOS_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+
+    /// Spool directory (default: <state-dir>/spool, so unread lines survive a new
+    /// executor sandbox; `$MESOS_SANDBOX/spool` keeps them with the sandbox instead).
+    #[arg(long, value_name = "DIR", env = "LOGSTASH_MESOS_SPOOL_DIR")]
+    spool_dir: Option<PathBuf>,
+
+    /// Size at which a spool file is rotated into a numbered segment (e.g. 10MiB).
+    #[arg(long, default_value = "10MiB", value_parser = parse_size, env = "LOGSTASH_MESOS_SPOOL_FILE_SIZE")]
+    spool_file_size: u64,
+
+    /// Disk budget of the whole spool; the oldest rotated segments are deleted over
+    /// it and every unread byte deleted is counted as dropped (e.g. 512MiB).
+    #[arg(long, default_value = "512MiB", value_parser = parse_size, env = "LOGSTASH_MESOS_SPOOL_BUDGET")]
+    spool_budget: u64,
+
+    /// Where a file of a newly seen container starts.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "beginning",
+        env = "LOGSTASH_MESOS_START_POSITION"
+    )]
+    start_position: logstash_mesos::executor::stream::StartPosition,
+
+    /// Opt-in mode: only containers carrying this label (KEY=VALUE) are touched.
+    #[arg(long, value_name = "KEY=VALUE", env = "LOGSTASH_MESOS_REQUIRE_LABEL")]
+    require_label: Option<String>,
+
+    /// The Logstash program (a path, or a name on PATH); without it the executor
+    /// still discovers and spools, and says so.
+    #[arg(long, default_value = "logstash", env = "LOGSTASH_MESOS_LOGSTASH_BIN")]
+    logstash_bin: String,
+
+    /// Logstash heap in MiB (0: Logstash's own default).
+    #[arg(long, default_value = "512", env = "LOGSTASH_MESOS_LOGSTASH_HEAP")]
+    logstash_heap: u32,
+
+    /// Where the agent's root file system is visible to Logstash (host-level configs).
+    #[arg(long, default_value = "/", env = "LOGSTASH_MESOS_HOST_ROOT")]
+    host_root: String,
+}
+
+impl WorkloadArgs {
+    fn settings(&self, default_state: PathBuf) -> anyhow::Result<WorkloadSettings> {
+        use logstash_mesos::executor::{discovery, logstash, stream};
+        let state_dir = self.state_dir.clone().unwrap_or(default_state);
+        let spool_dir = self
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("spool"));
+        let mut streams = stream::StreamSettings::new(spool_dir, state_dir.clone());
+        streams.segment_size = self.spool_file_size;
+        streams.budget = self.spool_budget;
+        streams.start_position = self.start_position;
+        Ok(WorkloadSettings {
+            streams,
+            discovery: discovery::DiscoverySettings::default(),
+            require_label: self.require_label.as_deref().map(str::parse).transpose()?,
+            logstash: logstash::LogstashSettings {
+                bin: self.logstash_bin.clone(),
+                heap_mib: self.logstash_heap,
+                dir: state_dir.join("logstash"),
+                reload_interval: std::time::Duration::from_secs(3),
+            },
+            host_root: self.host_root.clone(),
+        })
+    }
+}
+
+/// A size in bytes, with an optional unit: `4096`, `64KiB`, `10MiB`, `1GiB` (also K, M, G).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 #[derive(Debug, Args)]
@@ -308,12 +415,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Local(args) => args
-            .common
-            .server_config(args.listen)
-            .and_then(|config| run(config, "local")),
+        Command::Local(args) => args.common.server_config(args.listen).and_then(|config| {
+            let workload = if args.no_executor {
+                None
+            } else {
+                Some(args.workload.settings(config.data_dir.join("executor"))?)
+            };
+            run(config, "local", workload)
+        }),
         Command::Scheduler(args) => scheduler(*args),
-        Command::Executor => executor(),
+        Command::Executor(args) => executor(args),
         Command::ExecutorStreams(args) => run_executor_streams(args),
     };
     match result {
@@ -325,8 +436,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn executor() -> anyhow::Result<()> {
+fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
     let env = ExecutorEnv::from_process_env()?;
+    let default_state = PathBuf::from("/var/lib/logstash-mesos")
+        .join(&env.framework_id)
+        .join(env.agent_id.as_deref().unwrap_or("agent"));
+    let settings = args.settings(default_state)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let stop = tokio_util::sync::CancellationToken::new();
@@ -335,7 +450,13 @@ fn executor() -> anyhow::Result<()> {
             shutdown_signal().await;
             signal.cancel();
         });
-        agent::run(env, ConfigHolder::default(), stop).await?;
+        match DockerWorkload::start(settings, &stop).await {
+            Ok(workload) => agent::run(env, workload, stop).await?,
+            Err(e) => {
+                // Report the task failed with the reason, so operators see it.
+                agent::run(env, Unavailable(e.to_string()), stop).await?
+            }
+        }
         Ok(())
     })
 }
@@ -523,7 +644,7 @@ fn run_executor_streams(args: ExecutorStreamsArgs) -> anyhow::Result<()> {
     })
 }
 
-fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {
+fn run(config: ServerConfig, mode: &str, workload: Option<WorkloadSettings>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let data_dir = config.data_dir.clone();
@@ -533,8 +654,23 @@ fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {
             server.addr
         );
         tracing::info!(addr = %server.addr, data_dir = %data_dir.display(), "{mode} started");
+        let stop = tokio_util::sync::CancellationToken::new();
+        let executor = workload.map(|settings| {
+            tokio::spawn(local::run(
+                server.journal.clone(),
+                server.live.clone(),
+                settings,
+                stop.clone(),
+            ))
+        });
         shutdown_signal().await;
         tracing::info!("shutting down");
+        stop.cancel();
+        if let Some(executor) = executor
+            && let Ok(Err(e)) = executor.await
+        {
+            tracing::warn!(error = %e, "the local executor could not record its end");
+        }
         server.shutdown();
         server.wait().await?;
         Ok(())

@@ -26,9 +26,16 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Starts `logstash-mesos local` with `data_dir` and extra flags, and waits
-    /// until it prints its URL.
+    /// Starts `logstash-mesos local --no-executor` (the API and journal only)
+    /// with `data_dir` and extra flags, and waits until it prints its URL.
     pub fn local(data_dir: &Path, args: &[&str]) -> Instance {
+        let mut all = vec!["--no-executor"];
+        all.extend_from_slice(args);
+        Instance::start("local", data_dir, &all)
+    }
+
+    /// Starts `logstash-mesos local` with its in-process executor.
+    pub fn local_with_executor(data_dir: &Path, args: &[&str]) -> Instance {
         Instance::start("local", data_dir, args)
     }
 
