@@ -12,14 +12,7 @@ use support::{Answer, Instance, client, encode};
 const GOOD: &str = "input { file { docker-path => \"/var/log/app.log\" } }\n";
 
 async fn get(instance: &Instance, path: &str) -> Value {
-    client()
-        .get(instance.url(path))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    support::get_json(instance, path).await
 }
 
 /// Waits for the newest event about `config` to have `kind`; returns it and

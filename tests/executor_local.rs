@@ -17,14 +17,7 @@ fn stand_in() -> PathBuf {
 }
 
 async fn executors(instance: &Instance) -> Value {
-    client()
-        .get(instance.url("/api/executors"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    support::get_json(instance, "/api/executors").await
 }
 
 /// The spool files a rendered `path => "<dir>/spool.log*"` glob covers.

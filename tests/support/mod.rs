@@ -135,6 +135,11 @@ fn spawn(subcommand: &str, data_dir: &Path, args: &[String]) -> (Child, String) 
     (child, base)
 }
 
+/// GET a JSON document from an instance.
+pub async fn get_json(instance: &Instance, path: &str) -> Value {
+    mesos::get_json(&instance.url(path)).await
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
