@@ -236,11 +236,18 @@ async fn run_once(
             format!("-Xms{0}m -Xmx{0}m", settings.heap_mib),
         );
     }
+    let pid_file = settings.dir.join("logstash.pid");
+    stop_stale(&pid_file, pipeline).await;
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return format!("cannot start {}: {e}", program.display()),
     };
     tracing::info!(pid = ?child.id(), program = %program.display(), "Logstash started");
+    if let Some(pid) = child.id()
+        && let Err(e) = std::fs::write(&pid_file, pid.to_string())
+    {
+        tracing::warn!(error = %e, "cannot record Logstash's PID");
+    }
     let out = child.stdout.take().map(|s| capture(s, shared.clone()));
     let err = child.stderr.take().map(|s| capture(s, shared.clone()));
     let outcome = tokio::select! {
@@ -265,6 +272,38 @@ async fn run_once(
         let _ = task.await;
     }
     outcome
+}
+
+/// Stops a Logstash left running by an executor that was killed (SIGKILL
+/// gives it no chance to stop its child): two Logstash on one sincedb would
+/// ship lines twice. Only a process whose command line names our pipeline.
+async fn stop_stale(pid_file: &Path, pipeline: &Path) {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        let needle = pipeline.as_os_str().as_encoded_bytes();
+        cmdline.windows(needle.len()).any(|w| w == needle)
+    });
+    if !ours {
+        return;
+    }
+    tracing::warn!(pid, "stopping a Logstash left by an earlier executor");
+    for signal in ["-TERM", "-KILL"] {
+        let _ = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .await;
+        for _ in 0..50 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// Logstash's output goes to the executor's log; the ready line sets Running.
