@@ -57,7 +57,12 @@ pub async fn list(
     };
     let (seq, configs) = app.journal.read(|state| {
         let seq = seq.unwrap_or(state.last_seq);
-        let configs: Vec<ConfigJson> = state.configs.as_of(seq).map(ConfigJson::from).collect();
+        let configs: Vec<ConfigJson> = state
+            .configs
+            .as_of(seq)
+            .filter(|c| c.kind == ConfigKind::Docker)
+            .map(ConfigJson::from)
+            .collect();
         (seq, configs)
     });
     Ok(with_seq(seq, Json(configs)))
@@ -181,6 +186,7 @@ pub async fn post_one(
                 ));
             };
             let body: RevertRequest = from_body(body)?;
+            ensure_docker(&app, &name)?;
             let command = Command::RevertConfig {
                 name: name.clone(),
                 version: body.version,
@@ -260,6 +266,7 @@ async fn update(
             ),
         ));
     }
+    ensure_docker(&app, &name)?;
     let command = Command::UpdateConfig {
         name: name.clone(),
         input: body.input,
@@ -273,6 +280,7 @@ async fn delete(
     Extension(Principal(actor)): Extension<Principal>,
     name: String,
 ) -> Result<Response, ApiError> {
+    ensure_docker(&app, &name)?;
     let command = Command::DeleteConfig { name: name.clone() };
     let envelopes = app.journal.submit(actor, command).await?;
     let seq = envelopes.last().map_or(0, |e| e.seq);
@@ -285,9 +293,24 @@ async fn delete(
 }
 
 fn current(app: &AppState, name: &str) -> Result<ConfigJson, ApiError> {
+    ensure_docker(app, name)?;
     app.journal
         .read(|state| state.configs.current(name).map(ConfigJson::from))
         .ok_or_else(|| ApiError::not_found(format!("config {name:?} does not exist")))
+}
+
+/// The config routes serve per-image configs only, as the seed did; host-level
+/// configs have their own route.
+fn ensure_docker(app: &AppState, name: &str) -> Result<(), ApiError> {
+    let kind = app
+        .journal
+        .read(|state| state.configs.current(name).map(|c| c.kind));
+    match kind {
+        Some(ConfigKind::Host) => Err(ApiError::not_found(format!(
+            "config {name:?} is a host-level config; use /api/host-config"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Turns `?at=` into a seq: a seq as given, a time as the last event at or before it.

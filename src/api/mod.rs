@@ -11,6 +11,7 @@ mod configs;
 mod error;
 mod events;
 mod extract;
+mod host_config;
 mod openapi;
 mod ops;
 mod ui;
@@ -35,8 +36,10 @@ pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
 pub use openapi::ApiDoc;
 
+use crate::configdir::SharedStatus;
 use crate::journal::Journal;
 use crate::scheduler::live::Live;
+use crate::state::HostPathPolicy;
 
 /// Longest time a request may take to produce its response head.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +52,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The Mesos connection and the latest executor reports.
     pub live: Arc<Live>,
+    /// Where host-level configs may read files on the agents.
+    pub host_paths: Arc<HostPathPolicy>,
+    /// The configuration directory's files and their state.
+    pub config_dir: SharedStatus,
     /// Cancelled when the process shuts down; ends long-lived streams.
     pub shutdown: CancellationToken,
     /// Serve the web GUI at `/` (off with `--no-ui`; the API stays on).
@@ -75,6 +82,13 @@ pub fn router(app: AppState) -> Router {
         .clone()
         .route("/events", get(events::list))
         .route("/events/stream", get(events::stream))
+        .route(
+            "/host-config",
+            get(host_config::get)
+                .put(host_config::put)
+                .post(host_config::put),
+        )
+        .route("/config-dir", get(host_config::config_dir))
         .route("/framework", get(cluster::framework))
         .route("/executors", get(cluster::executors))
         .route("/whoami", get(auth::whoami));

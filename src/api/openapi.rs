@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{auth, cluster, configs, error, events, ops, views};
+use super::{auth, cluster, configs, error, events, host_config, ops, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,9 @@ use super::{auth, cluster, configs, error, events, ops, views};
         configs::validate,
         events::list,
         events::stream,
+        host_config::get,
+        host_config::put,
+        host_config::config_dir,
         cluster::framework,
         cluster::executors,
         auth::whoami,
@@ -52,7 +55,9 @@ use super::{auth, cluster, configs, error, events, ops, views};
         error::ErrorDetail,
         ops::Health,
         cluster::FrameworkJson,
-        cluster::ExecutorsJson
+        cluster::ExecutorsJson,
+        host_config::HostConfigJson,
+        host_config::HostConfigUpdate
     ))
 )]
 pub struct ApiDoc;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,9 +28,16 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Starts `logstash-mesos local` with `data_dir` and extra flags, and waits
-    /// until it prints its URL.
+    /// Starts `logstash-mesos local --no-executor` (the API and journal only)
+    /// with `data_dir` and extra flags, and waits until it prints its URL.
     pub fn local(data_dir: &Path, args: &[&str]) -> Instance {
+        let mut all = vec!["--no-executor"];
+        all.extend_from_slice(args);
+        Instance::start("local", data_dir, &all)
+    }
+
+    /// Starts `logstash-mesos local` with its in-process executor.
+    pub fn local_with_executor(data_dir: &Path, args: &[&str]) -> Instance {
         Instance::start("local", data_dir, args)
     }
 
@@ -151,6 +160,11 @@ fn spawn(
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
     (child, base)
+}
+
+/// GET a JSON document from an instance.
+pub async fn get_json(instance: &Instance, path: &str) -> Value {
+    mesos::get_json(&instance.url(path)).await
 }
 
 pub fn client() -> reqwest::Client {
