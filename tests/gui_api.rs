@@ -133,6 +133,7 @@ async fn validate_checks_a_config_without_saving_it() {
             "valid": true,
             "lines": 7,
             "docker_paths": ["/var/log/nginx/access.log"],
+            "host_paths": [],
             "plugins": ["file", "json", "grok"],
         })
     );
@@ -192,6 +193,38 @@ async fn validate_checks_a_config_without_saving_it() {
     .await;
     assert_eq!(no_input.status, 400);
     assert_eq!(no_input.error_code(), "malformed_json");
+
+    // The host config's rules: host-path below the allowed roots (/var/log).
+    let host = |input: &str| json!({"kind": "host", "input": input});
+    let allowed = send(
+        &local,
+        "POST",
+        "/api/configs/validate",
+        Some(host("input { file { host-path => \"/var/log/syslog\" } }")),
+        None,
+    )
+    .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.json);
+    assert_eq!(allowed.json["host_paths"], json!(["/var/log/syslog"]));
+    let outside = send(
+        &local,
+        "POST",
+        "/api/configs/validate",
+        Some(host("input {\n  file { host-path => \"/etc/shadow\" }\n}")),
+        None,
+    )
+    .await;
+    assert_eq!(outside.status, 400, "{}", outside.json);
+    assert_eq!(outside.json["error"]["line"], 2);
+    let kind = send(
+        &local,
+        "POST",
+        "/api/configs/validate",
+        Some(json!({"kind": "nope", "input": input})),
+        None,
+    )
+    .await;
+    assert_eq!(kind.status, 400);
 
     // Nothing was recorded.
     let events = send(&local, "GET", "/api/events", None, None).await;

@@ -678,6 +678,92 @@ async fn a_config_can_be_created_with_the_keyboard_alone() {
     browser.close().await;
 }
 
+#[tokio::test]
+async fn the_host_config_and_the_configuration_directory_have_their_place() {
+    let started = Instant::now();
+    let Some(browser) = Browser::start("the_host_config_and_the_directory").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("conf");
+    std::fs::create_dir_all(dir.join("docker/myorg")).unwrap();
+    std::fs::write(dir.join("docker/myorg/billing:3.conf"), NGINX).unwrap();
+    std::fs::write(dir.join("docker/broken.conf"), "input {\n  file {\n").unwrap();
+    let local = Instance::local(
+        &root.path().join("data"),
+        &["--config-dir", dir.to_str().unwrap()],
+    );
+
+    // A directory config: marked in the list, read-only in the editor.
+    browser.goto(&local.url("/#/configs")).await;
+    browser.wait_ready("configs").await;
+    browser
+        .wait_for_text("#config-list a[data-name=\"myorg/billing:3\"]", "file")
+        .await;
+    browser
+        .wait_for_text("#config-dir-status", "docker/broken.conf")
+        .await;
+    browser.wait_for_text("#config-dir-status", "Refused").await;
+    browser.route("#/configs/edit/myorg%2Fbilling%3A3").await;
+    browser
+        .wait_for_text("#managed-note", "docker/myorg/billing:3.conf")
+        .await;
+    assert_eq!(
+        browser
+            .eval("return document.querySelector('#config-input').readOnly")
+            .await,
+        true
+    );
+    assert_eq!(
+        browser
+            .eval("return document.querySelector('#save-config').hidden")
+            .await,
+        true
+    );
+    assert_eq!(
+        browser
+            .eval("return document.querySelector('#delete-config')")
+            .await,
+        Value::Null
+    );
+    browser.screenshot("configs-managed").await;
+
+    // The host config: host-path outside the allowed roots is marked at its line.
+    browser.click("#host-config-link").await;
+    browser.wait_for_text("#config-title", "Host config").await;
+    browser
+        .set_value(
+            "#config-input",
+            "input {\n  file {\n    host-path => \"/etc/shadow\"\n  }\n}\n",
+        )
+        .await;
+    browser.wait_for(".editor[data-error-line=\"3\"]").await;
+    browser
+        .set_value(
+            "#config-input",
+            "input {\n  file {\n    host-path => \"/var/log/syslog\"\n  }\n}\n",
+        )
+        .await;
+    browser
+        .wait_for_text("#validation", "/var/log/syslog")
+        .await;
+    browser.click("#save-config").await;
+    browser
+        .wait_for_text("#flash", "Saved the host config as version 1")
+        .await;
+    let host = call(&local, "GET", "/api/host-config", None, None).await;
+    assert_eq!(host.json["version"], 1, "{}", host.json);
+    assert!(
+        host.json["input"]
+            .as_str()
+            .unwrap()
+            .contains("/var/log/syslog")
+    );
+    browser.wait_for_text("#host-config-link", "v1").await;
+    report("the_host_config_and_the_directory", started, &browser);
+    browser.close().await;
+}
+
 /// Form controls without a label, and buttons without a name, on the page.
 const UNLABELLED: &str = "return [...document.querySelectorAll('input, select, textarea, button')]\
     .filter(el => el.getClientRects().length > 0)\

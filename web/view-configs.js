@@ -1,9 +1,27 @@
 // Configs: the list, and the editor for one config (new or existing) with
-// validation at the line as you type, save, and delete with confirmation.
+// validation at the line as you type, save, and delete with confirmation;
+// also the host config (every agent), and configs that the configuration
+// directory manages, shown read-only with the file to edit instead.
 
-import { api, configUrl } from "./api.js";
+import { api, apiOptional, configUrl } from "./api.js";
 import { Editor } from "./editor.js";
 import { h, fill, badge, time, fmtAgo, debounce, route, emptyState } from "./util.js";
+
+/** The host config's name in the log (kept from the original framework). */
+export const HOST_CONFIG = "ui";
+
+/** The file of the configuration directory that holds a config. */
+function dirFile(kind, name) {
+  return kind === "host" ? `host/${name}.conf` : `docker/${name}.conf`;
+}
+
+const HOST_TEMPLATE = `input {
+  file {
+    # a file on every agent, below the allowed roots (--host-path-allow)
+    host-path => "/var/log/syslog"
+  }
+}
+`;
 
 const TEMPLATE = `input {
   file {
@@ -14,9 +32,16 @@ const TEMPLATE = `input {
 `;
 
 export async function render(root, { parts, query }, app) {
-  const mode = parts[1] === "new" ? "new" : parts[1] === "edit" && parts.length === 3 ? "edit" : "list";
-  const name = mode === "edit" ? parts[2] : null;
-  let configs = await api("api/configs");
+  let mode = "list";
+  if (parts[1] === "new") mode = "new";
+  else if (parts[1] === "host") mode = "host";
+  else if (parts[1] === "edit" && parts.length === 3) mode = "edit";
+  const name = mode === "edit" ? parts[2] : mode === "host" ? HOST_CONFIG : null;
+  let [configs, host, dir] = await Promise.all([
+    api("api/configs"),
+    apiOptional("api/host-config"),
+    apiOptional("api/config-dir"),
+  ]);
 
   const listEl = h("ul", { class: "config-list", id: "config-list" });
   const filter = h("input", {
@@ -26,6 +51,8 @@ export async function render(root, { parts, query }, app) {
     autocomplete: "off",
   });
   const count = h("p", { class: "muted list-count", id: "config-count" });
+  const hostItem = h("div", { class: "host-entry" });
+  const dirBox = h("div", { class: "dir-status", id: "config-dir-status" });
   const pane = h("section", { class: "config-pane panel", id: "config-pane", "aria-label": "Config" });
   fill(
     root,
@@ -41,14 +68,68 @@ export async function render(root, { parts, query }, app) {
       h(
         "nav",
         { class: "config-nav panel", "aria-label": "Configs" },
+        hostItem,
         h("label", { for: "config-filter", class: "visually-hidden" }, "Filter configs"),
         filter,
         count,
         listEl,
+        dirBox,
       ),
       pane,
     ),
   );
+
+  const drawHost = () => {
+    if (!host) {
+      hostItem.replaceChildren();
+      return;
+    }
+    fill(
+      hostItem,
+      h(
+        "a",
+        { href: route("configs", "host"), "aria-current": mode === "host" ? "page" : null, id: "host-config-link" },
+        h("span", { class: "config-name" }, "Host config"),
+        h(
+          "span",
+          { class: "config-meta" },
+          host.version ? `v${host.version} · every agent · ${host.updated_by}` : "not set · every agent",
+        ),
+      ),
+    );
+  };
+  const drawDir = () => {
+    if (!dir || !dir.dir) {
+      dirBox.replaceChildren();
+      return;
+    }
+    const refused = (dir.files || []).filter((f) => f.state !== "Applied" && f.state !== "applied");
+    fill(
+      dirBox,
+      h("h2", { class: "dir-title" }, "Configuration directory"),
+      h("p", {}, h("code", {}, dir.dir)),
+      h(
+        "p",
+        { class: "muted" },
+        `${(dir.files || []).length} file${(dir.files || []).length === 1 ? "" : "s"}`,
+        dir.last_scan ? [" · read ", fmtAgo(new Date(dir.last_scan).toISOString())] : null,
+      ),
+      dir.error ? h("p", {}, badge("bad", "Unreadable"), " ", dir.error) : null,
+      refused.map((f) =>
+        h(
+          "p",
+          { class: "dir-refused" },
+          badge("bad", "Refused"),
+          " ",
+          h("code", {}, f.file),
+          f.line ? ` line ${f.line}, column ${f.column}` : "",
+          f.error ? `: ${f.error}` : "",
+        ),
+      ),
+    );
+  };
+  drawHost();
+  drawDir();
 
   const drawList = () => {
     const needle = filter.value.trim().toLowerCase();
@@ -72,7 +153,12 @@ export async function render(root, { parts, query }, app) {
               dataset: { name: c.name },
             },
             h("span", { class: "config-name" }, c.name),
-            h("span", { class: "config-meta" }, `v${c.version} · ${fmtAgo(c.updated_at)} · ${c.updated_by}`),
+            h(
+              "span",
+              { class: "config-meta" },
+              `v${c.version} · ${fmtAgo(c.updated_at)} · ${c.updated_by}`,
+              c.updated_by === "config-dir" ? [" ", badge("muted", "file")] : null,
+            ),
           ),
         ),
       ),
@@ -106,13 +192,19 @@ export async function render(root, { parts, query }, app) {
           ),
     );
   } else {
-    editor = await editorPane(pane, { mode, name, query, app, configs });
+    editor = await editorPane(pane, { mode, name, query, app });
   }
 
   const reloadList = debounce(async () => {
     try {
-      configs = await api("api/configs");
+      [configs, host, dir] = await Promise.all([
+        api("api/configs"),
+        apiOptional("api/host-config"),
+        apiOptional("api/config-dir"),
+      ]);
       drawList();
+      drawHost();
+      drawDir();
     } catch {
       // The banner reports it.
     }
@@ -142,11 +234,16 @@ export async function render(root, { parts, query }, app) {
   };
 }
 
-async function editorPane(pane, { mode, name, query, app, configs }) {
+async function editorPane(pane, { mode, name, query, app }) {
   let config = null;
   let initial = TEMPLATE;
   let newName = query.get("name") || "";
-  if (mode === "edit") {
+  const kind = mode === "host" ? "host" : "docker";
+  if (mode === "host") {
+    config = await api("api/host-config");
+    initial = config.version ? config.input : HOST_TEMPLATE;
+    if (config.version) config.seq = await hostSeq();
+  } else if (mode === "edit") {
     try {
       config = await api(configUrl(name));
     } catch (e) {
@@ -175,7 +272,9 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
     const version = hist.versions.find((v) => String(v.version) === query.get("version"));
     if (version && version.input !== null) initial = version.input;
   }
-  let saved = mode === "edit" ? config.input : null;
+  let saved = mode === "edit" ? config.input : mode === "host" ? initial : null;
+  // A config the configuration directory put in force changes only through its file.
+  const managed = Boolean(config && config.updated_by === "config-dir");
   let validation = 0;
   let externalChange = null;
   // While our own save is in flight, its event is not someone else's change.
@@ -207,8 +306,9 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
           value: newName,
         })
       : null;
-  const saveButton = h("button", { type: "submit", class: "primary", id: "save-config" }, mode === "new" ? "Create config" : "Save");
-  const discardButton = h("button", { type: "button", id: "discard-config", disabled: true }, "Discard changes");
+  const saveButton = h("button", { type: "submit", class: "primary", id: "save-config", hidden: managed }, mode === "new" ? "Create config" : "Save");
+  const discardButton = h("button", { type: "button", id: "discard-config", disabled: true, hidden: managed }, "Discard changes");
+  if (managed) editor.textarea.readOnly = true;
   const form = h(
     "form",
     { id: "config-form", novalidate: true, "aria-label": mode === "new" ? "New config" : `Config ${name}` },
@@ -237,7 +337,11 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
         "label",
         { for: "config-input" },
         "Logstash config",
-        h("span", { class: "label-hint" }, " — checked as you type; Ctrl+S saves"),
+        h(
+          "span",
+          { class: "label-hint" },
+          managed ? " — read-only here" : " — checked as you type; Ctrl+S saves",
+        ),
       ),
       editor.el,
       status,
@@ -247,7 +351,7 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
       { class: "actions" },
       saveButton,
       discardButton,
-      mode === "edit"
+      mode === "edit" && !managed
         ? h("button", { type: "button", class: "danger push-right", id: "delete-config" }, "Delete…")
         : null,
     ),
@@ -269,15 +373,45 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
             h("a", { href: route("configs", "history", name), id: "history-link" }, "History and diff →"),
           ),
         )
-      : h("div", { class: "pane-head" }, h("h2", { id: "config-title" }, "New config"));
-  fill(pane, head, notice, form);
+      : mode === "host"
+        ? h(
+            "div",
+            { class: "pane-head" },
+            h("h2", { id: "config-title" }, "Host config"),
+            config.version ? h("p", { class: "meta", id: "config-meta" }, metaLine(config)) : h("p", { class: "meta", id: "config-meta" }, "not set yet"),
+            config.version
+              ? h("p", { class: "pane-links" }, h("a", { href: route("configs", "history", HOST_CONFIG), id: "history-link" }, "History and diff →"))
+              : null,
+            h(
+              "p",
+              { class: "help pane-help" },
+              "Applied on every agent. Its ",
+              h("code", {}, "host-path"),
+              " settings name files on the agents themselves, below the roots the scheduler allows (",
+              h("code", {}, "--host-path-allow"),
+              ").",
+            ),
+          )
+        : h("div", { class: "pane-head" }, h("h2", { id: "config-title" }, "New config"));
+  const managedNote = managed
+    ? h(
+        "div",
+        { class: "notice info", id: "managed-note" },
+        badge("info", "Managed by the configuration directory"),
+        " Change it by editing ",
+        h("code", {}, dirFile(kind, name)),
+        " in the scheduler's configuration directory; the API refuses changes to it.",
+      )
+    : null;
+  fill(pane, head, managedNote, notice, form);
 
   function metaLine(c) {
     return [
       badge("info", `version ${c.version}`),
       " updated ",
       time(c.updated_at, { ago: true }),
-      ` by ${c.updated_by} (event #${c.seq})`,
+      ` by ${c.updated_by}`,
+      c.seq ? ` (event #${c.seq})` : "",
     ];
   }
 
@@ -313,10 +447,10 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
   const validate = debounce(async () => {
     const mine = ++validation;
     try {
-      const result = await api("api/configs/validate", { method: "POST", body: { input: editor.value } });
+      const result = await api("api/configs/validate", { method: "POST", body: { input: editor.value, kind } });
       if (mine !== validation) return;
       editor.clearError();
-      const paths = result.docker_paths;
+      const paths = kind === "host" ? result.host_paths : result.docker_paths;
       const plugins = [...new Set(result.plugins)];
       fill(
         status,
@@ -327,7 +461,13 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
           " ",
           paths.length
             ? h("span", {}, `streams ${paths.length === 1 ? "" : `${paths.length} files: `}`, paths.map((p, i) => [i ? ", " : "", h("code", {}, p)]))
-            : h("span", { class: "muted" }, "no docker-path: this config streams no container file"),
+            : h(
+                "span",
+                { class: "muted" },
+                kind === "host"
+                  ? "no host-path: this config reads no agent file"
+                  : "no docker-path: this config streams no container file",
+              ),
           plugins.length ? h("span", { class: "muted" }, ` · plugins: ${plugins.join(", ")}`) : null,
         ),
       );
@@ -340,6 +480,7 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
   }, 350);
 
   async function save() {
+    if (managed) return;
     validate.cancel();
     validation += 1;
     nameError.hidden = true;
@@ -373,7 +514,11 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
         app.navigate(route("configs", "edit", created.name));
         return;
       }
-      const updated = await api(configUrl(name), { method: "PUT", body: { input: editor.value } });
+      const updated =
+        mode === "host"
+          ? await api("api/host-config", { method: "PUT", body: { input: editor.value } })
+          : await api(configUrl(name), { method: "PUT", body: { input: editor.value } });
+      if (mode === "host") updated.seq = await hostSeq();
       config = updated;
       saved = updated.input;
       externalChange = null;
@@ -382,7 +527,7 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
       markDirty();
       editor.clearError();
       fill(status, h("p", { class: "valid" }, badge("ok", `Saved as version ${updated.version}`)));
-      app.flash(`Saved “${name}” as version ${updated.version}.`);
+      app.flash(`Saved ${mode === "host" ? "the host config" : `“${name}”`} as version ${updated.version}.`);
     } catch (e) {
       if (e.status === 400 && e.code === "invalid_config") {
         showError(e, "Not saved");
@@ -453,9 +598,9 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
 
   return {
     dirty,
-    label: () => (mode === "new" ? "the new config" : `“${name}”`),
+    label: () => (mode === "new" ? "the new config" : mode === "host" ? "the host config" : `“${name}”`),
     onEvent(ev) {
-      if (mode !== "edit" || ev.config !== name || saving || (config && ev.seq <= config.seq)) return;
+      if (mode === "new" || ev.config !== name || saving || (config && config.seq && ev.seq <= config.seq)) return;
       if (externalChange && ev.seq <= externalChange) return;
       externalChange = ev.seq;
       if (ev.type === "ConfigDeleted") {
@@ -464,8 +609,9 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
         return;
       }
       if (!dirty()) {
-        api(configUrl(name))
-          .then((c) => {
+        api(mode === "host" ? "api/host-config" : configUrl(name))
+          .then(async (c) => {
+            if (mode === "host") c.seq = await hostSeq();
             config = c;
             saved = c.input;
             editor.value = c.input;
@@ -490,6 +636,12 @@ async function editorPane(pane, { mode, name, query, app, configs }) {
       validate.cancel();
     },
   };
+}
+
+/** The seq of the host config's current version (its API answer has none). */
+async function hostSeq() {
+  const hist = await api(configUrl(HOST_CONFIG, "/history"));
+  return hist.versions[hist.versions.length - 1].seq;
 }
 
 /** The API's message repeats the position; the badge shows it already. */

@@ -45,6 +45,10 @@ export async function render(root, { parts, query }, app) {
 
   const latest = () => hist.versions[hist.versions.length - 1];
   const exists = () => latest().change !== "deleted";
+  const isHost = () => hist.kind === "host";
+  // The configuration directory's configs change only through their files.
+  const managed = () => exists() && latest().actor === "config-dir";
+  const file = () => (isHost() ? `host/${name}.conf` : `docker/${name}.conf`);
   const byVersion = (v) => hist.versions.find((x) => x.version === v);
 
   function normalize() {
@@ -62,7 +66,12 @@ export async function render(root, { parts, query }, app) {
         { class: "page-summary" },
         `${hist.versions.length} version${hist.versions.length === 1 ? "" : "s"} · `,
         exists()
-          ? [badge("ok", `current: version ${latest().version}`), " ", h("a", { href: route("configs", "edit", name) }, "Edit →")]
+          ? [
+              badge("ok", `current: version ${latest().version}`),
+              " ",
+              managed() ? [badge("muted", `managed by ${file()}`), " "] : null,
+              h("a", { href: isHost() ? route("configs", "host") : route("configs", "edit", name) }, managed() ? "View →" : "Edit →"),
+            ]
           : [badge("bad", `deleted in version ${latest().version}`), " ", h("a", { href: route("configs", "new", { name, copy: name, version: lastText()?.version }) }, "Re-create from the last text →")],
       ),
     );
@@ -92,6 +101,8 @@ export async function render(root, { parts, query }, app) {
             let action = null;
             if (v.change === "deleted") {
               action = h("span", { class: "muted" }, "deletion");
+            } else if (managed() && v.input !== current) {
+              action = h("span", { class: "muted" }, `edit ${file()} to change`);
             } else if (!exists()) {
               action = h("a", { href: route("configs", "new", { name, copy: name, version: v.version }), class: "button small" }, `Re-create from v${v.version}`);
             } else if (v.input === current) {
@@ -275,7 +286,10 @@ export async function render(root, { parts, query }, app) {
     if (!ok) return;
     if (!app.canWrite() && !(await app.signIn("Reverting a config needs an API token."))) return;
     try {
-      const result = await api(configUrl(name, "/revert"), { method: "POST", body: { version: v.version } });
+      // The host config has its own route: restoring it saves the old text.
+      const result = isHost()
+        ? await api("api/host-config", { method: "PUT", body: { input: v.input } })
+        : await api(configUrl(name, "/revert"), { method: "POST", body: { version: v.version } });
       app.flash(`Reverted “${name}” to version ${v.version}: now version ${result.version}.`);
       await reload(result.version);
     } catch (e) {

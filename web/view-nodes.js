@@ -156,12 +156,17 @@ function card(ex, configVersion) {
   );
 }
 
+/** The agent's containers, each with its streamed files, states and counters. */
 function streamsTable(ex) {
-  const containers = new Set(ex.streams.map((s) => s.container_id));
+  const byContainer = new Map();
+  for (const s of ex.streams) {
+    if (!byContainer.has(s.container_id)) byContainer.set(s.container_id, []);
+    byContainer.get(s.container_id).push(s);
+  }
   const title = h(
     "h3",
     {},
-    `Containers (${containers.size}) · streams (${ex.streams.length})`,
+    `Containers (${byContainer.size}) · streams (${ex.streams.length})`,
   );
   if (!ex.streams.length) {
     return h("div", { class: "streams" }, title, h("p", { class: "muted" }, "No stream reported by this executor."));
@@ -171,33 +176,37 @@ function streamsTable(ex) {
     { class: "streams" },
     title,
     h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        { class: "compact" },
+      "ul",
+      { class: "containers" },
+      [...byContainer].map(([id, streams]) =>
         h(
-          "thead",
-          {},
-          h("tr", {}, ["Container", "Image", "File", "State", "Lines", "Dropped"].map((t) => h("th", { scope: "col" }, t))),
-        ),
-        h(
-          "tbody",
-          {},
-          ex.streams.map((s) =>
-            h(
-              "tr",
-              {},
-              h("td", {}, h("code", { title: s.container_id }, s.container_id.slice(0, 12))),
-              h("td", { class: "wrap" }, s.image),
-              h("td", { class: "wrap" }, h("code", {}, s.path)),
+          "li",
+          { class: "container", dataset: { container: id } },
+          h(
+            "div",
+            { class: "container-head" },
+            h("code", { title: id }, id.slice(0, 12)),
+            h("span", { class: "container-image" }, streams[0].image),
+          ),
+          h(
+            "ul",
+            { class: "files" },
+            streams.map((s) =>
               h(
-                "td",
-                {},
+                "li",
+                { class: "stream" },
                 s.state === "started" ? badge("ok", "streaming") : badge("bad", s.state, s.reason || undefined),
+                h("code", { class: "stream-path" }, s.path),
+                h(
+                  "span",
+                  { class: "stream-counters" },
+                  `${fmtInt(s.lines)} lines · ${fmtBytes(s.bytes)}`,
+                  s.dropped_bytes
+                    ? [" · ", h("span", { class: "bad-text" }, `${fmtBytes(s.dropped_bytes)} dropped`)]
+                    : " · nothing dropped",
+                ),
+                s.reason && s.state !== "started" ? h("span", { class: "stream-reason" }, s.reason) : null,
               ),
-              h("td", { class: "num" }, fmtInt(s.lines)),
-              h("td", { class: "num" }, s.dropped_bytes ? h("span", { class: "bad-text" }, fmtBytes(s.dropped_bytes)) : fmtBytes(s.dropped_bytes)),
             ),
           ),
         ),

@@ -178,7 +178,7 @@ pub async fn post_one(
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     match target(&uri)? {
-        Target::Config(name) if name == VALIDATE => validate(body),
+        Target::Config(name) if name == VALIDATE => validate(&app, body),
         Target::Revert(name) => {
             let Some(Extension(Principal(actor))) = principal else {
                 return Err(ApiError::internal(
@@ -203,19 +203,33 @@ pub async fn post_one(
 pub(super) const VALIDATE: &str = "validate";
 
 /// Check a config without saving it: the name (if given) and the Logstash text,
-/// exactly as a create or update would. Changes nothing, so it needs a token
-/// only where reads do.
+/// exactly as a create or update (`kind: "docker"`, the default) or a host
+/// config update (`kind: "host"`, with the `--host-path-allow` roots) would.
+/// Changes nothing, so it needs a token only where reads do.
 #[utoipa::path(post, path = "/api/configs/validate", request_body = ValidateRequest,
     responses((status = 200, body = Validated), (status = 400, body = ErrorBody)))]
-fn validate(body: serde_json::Value) -> Result<Response, ApiError> {
+fn validate(app: &AppState, body: serde_json::Value) -> Result<Response, ApiError> {
     let body: ValidateRequest = from_body(body)?;
     if let Some(name) = &body.name {
         crate::state::validate_name(name)?;
     }
-    crate::state::validate_input(&body.input)?;
+    match body.kind.as_deref() {
+        None | Some("docker") => crate::state::validate_input(&body.input)?,
+        Some("host") => app.host_paths.validate(&body.input)?,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "malformed_json",
+                format!("kind must be \"docker\" or \"host\", not {other:?}"),
+            ));
+        }
+    }
     let parsed = crate::logstash::parse(&body.input)
         .map_err(|e| ApiError::internal(format!("validated config did not parse: {e:?}")))?;
     let docker_paths = crate::logstash::docker_paths(&parsed)
+        .into_iter()
+        .map(|p| p.value)
+        .collect();
+    let host_paths = crate::logstash::host_paths(&parsed)
         .into_iter()
         .map(|p| p.value)
         .collect();
@@ -227,6 +241,7 @@ fn validate(body: serde_json::Value) -> Result<Response, ApiError> {
         valid: true,
         lines: body.input.lines().count(),
         docker_paths,
+        host_paths,
         plugins,
     })
     .into_response())

@@ -184,6 +184,8 @@ pub struct ValidateRequest {
     pub input: String,
     /// A config name to check as well, if given.
     pub name: Option<String>,
+    /// `docker` (a per-image config, the default) or `host` (the host config).
+    pub kind: Option<String>,
 }
 
 /// Answer of `POST /api/configs/validate` for a config that would be accepted.
@@ -194,6 +196,8 @@ pub struct Validated {
     pub lines: usize,
     /// The `docker-path` settings: the files streamed out of matching containers.
     pub docker_paths: Vec<String>,
+    /// The `host-path` settings: files on the agents themselves (host config).
+    pub host_paths: Vec<String>,
     /// The plugins used, in order of appearance (codecs included).
     pub plugins: Vec<String>,
 }

@@ -220,7 +220,12 @@ impl Browser {
 
     /// Waits until `script` (a JS expression) is truthy.
     pub async fn wait_until(&self, what: &str, script: &str) {
-        let deadline = Instant::now() + WAIT;
+        self.wait_until_for(WAIT, what, script).await;
+    }
+
+    /// Waits up to `limit` until `script` (a JS expression) is truthy.
+    pub async fn wait_until_for(&self, limit: Duration, what: &str, script: &str) {
+        let deadline = Instant::now() + limit;
         loop {
             let value = self
                 .client
@@ -232,7 +237,7 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 let page = self.describe().await;
-                panic!("{what}: not true within {WAIT:?}: {script}\n{page}");
+                panic!("{what}: not true within {limit:?}: {script}\n{page}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

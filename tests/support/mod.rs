@@ -46,9 +46,12 @@ impl Instance {
         Instance::start("scheduler", data_dir, args)
     }
 
-    /// Starts `logstash-mesos local` with extra environment variables too.
+    /// Starts `logstash-mesos local --no-executor` with extra environment
+    /// variables too.
     pub fn local_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Instance {
-        Instance::start_with_env("local", data_dir, args, env)
+        let mut all = vec!["--no-executor"];
+        all.extend_from_slice(args);
+        Instance::start_with_env("local", data_dir, &all, env)
     }
 
     fn start(subcommand: &'static str, data_dir: &Path, args: &[&str]) -> Instance {
