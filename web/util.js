@@ -256,7 +256,7 @@ export function summarize(ev, { short = false } = {}) {
     case "ExecutorConfigApplied":
       return `Agent ${d.agent_id} applied config set v${d.version}`;
     case "StreamsChanged":
-      return `${d.image} ${d.path} on agent ${d.agent_id}: stream ${d.change}${d.reason ? ` (${d.reason})` : ""}`;
+      return `Stream ${d.change}: ${d.path} in container ${String(d.container_id).slice(0, 12)} (${d.image}) on agent ${d.agent_id}${d.reason ? ` — ${d.reason}` : ""}`;
     case "AgentRemoved":
       return `Agent ${d.agent_id} removed: ${d.reason}`;
     case "FrameworkRemoved":

@@ -236,7 +236,7 @@ function buildTiles(state) {
       "Lines per second",
       state.rate === null ? "—" : fmtInt(Math.round(state.rate)),
       reported
-        ? `${fmtInt(lines)} lines shipped in total, from ${reported} executor report${reported === 1 ? "" : "s"}`
+        ? `${fmtInt(lines)} lines streamed in total, as ${reported} executor${reported === 1 ? "" : "s"} reported`
         : "no executor has reported yet",
       state.rate === null && reported ? badge("muted", "waiting for a second report") : null,
     ),
