@@ -101,6 +101,24 @@ async fn local_mode_streams_a_container_into_logstash() {
     )
     .await;
 
+    // The executor's counters are in the scheduler's metrics.
+    let metrics = client()
+        .get(instance.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("logstash_mesos_executor_lines{agent=\"local\"} "))
+        .unwrap_or_else(|| panic!("no executor lines metric in\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(lines >= 50.0, "{lines}");
+    assert!(metrics.contains("logstash_mesos_executor_dropped_bytes{agent=\"local\"} 0"));
+
     // The rendered pipeline points at the spool that holds every line.
     let pipeline_path = data.join("executor/logstash/pipeline.conf");
     let pipeline = std::fs::read_to_string(&pipeline_path).unwrap();

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use crate::events::messages::LogstashHealth;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -56,6 +57,36 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let state = &app.journal;
     metrics::gauge!("logstash_mesos_journal_last_seq").set(state.last_seq() as f64);
     metrics::gauge!("logstash_mesos_journal_disk_bytes").set(state.size_on_disk() as f64);
+    for (agent, report) in app.live.reports() {
+        let totals = &report.report.totals;
+        let gauge = |name: &'static str, value: u64| {
+            metrics::gauge!(name, "agent" => agent.clone()).set(value as f64);
+        };
+        // Counters of the executor since it started, as its last report said.
+        gauge("logstash_mesos_executor_lines", totals.lines);
+        gauge("logstash_mesos_executor_bytes", totals.bytes);
+        gauge(
+            "logstash_mesos_executor_dropped_bytes",
+            totals.dropped_bytes,
+        );
+        gauge(
+            "logstash_mesos_executor_duplicate_lines",
+            totals.duplicate_lines,
+        );
+        gauge("logstash_mesos_executor_rotations", totals.rotations);
+        gauge(
+            "logstash_mesos_executor_streams",
+            report.report.streams.len() as u64,
+        );
+        gauge(
+            "logstash_mesos_executor_logstash_running",
+            u64::from(report.report.logstash == LogstashHealth::Running),
+        );
+        gauge(
+            "logstash_mesos_executor_report_age_seconds",
+            crate::journal::now_millis().saturating_sub(report.received_at) / 1000,
+        );
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),
