@@ -5,6 +5,7 @@
 //!
 //! * [`events`]: what happened (events, envelopes, commands, codec); pure data.
 //! * [`state`]: projections of the log and the decider; pure.
+//! * [`executor`]: the executor's Docker discovery, streams and spool.
 //! * [`logstash`]: the Logstash config language (parser, path extraction); pure.
 //! * [`journal`]: the durable event journal and its one write interface.
 //! * [`mesos`]: the Mesos v1 scheduler and executor HTTP APIs; no business logic.
@@ -14,9 +15,11 @@
 //! * [`telemetry`]: logging and metrics set-up.
 
 pub mod api;
+pub mod configdir;
 pub mod events;
 pub mod executor;
 pub mod journal;
+pub mod local;
 pub mod logstash;
 pub mod mesos;
 pub mod scheduler;

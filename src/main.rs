@@ -10,8 +10,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use logstash_mesos::api::Tokens;
 use logstash_mesos::events::{ExecutorCommand, ExecutorSettings};
-use logstash_mesos::executor::agent::{self, ConfigHolder};
+use logstash_mesos::executor::agent::{self, Unavailable};
+use logstash_mesos::executor::workload::{DockerWorkload, WorkloadSettings};
 use logstash_mesos::journal::{Compaction, Timing};
+use logstash_mesos::local;
 use logstash_mesos::mesos::executor::ExecutorEnv;
 use logstash_mesos::mesos::scheduler::SchedulerConfig;
 use logstash_mesos::scheduler::constraints::Constraint;
@@ -19,6 +21,7 @@ use logstash_mesos::scheduler::driver::{Leader, Outcome};
 use logstash_mesos::scheduler::leadership;
 use logstash_mesos::scheduler::settings::{FrameworkSettings, LaunchSettings};
 use logstash_mesos::server::{ClusterSettings, Server, ServerConfig};
+use logstash_mesos::state::HostPathPolicy;
 use logstash_mesos::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -51,9 +54,50 @@ enum Command {
     /// Run one scheduler replica: REST API, event journal, and (as leader) the Mesos framework.
     Scheduler(Box<SchedulerArgs>),
     /// Run the executor; started by the Mesos agent and configured from its MESOS_* environment.
-    Executor,
+    Executor(WorkloadArgs),
     /// Run everything on one machine without Mesos, for trying it out and development.
     Local(LocalArgs),
+    /// Run only the executor's Docker streaming, driven by a config-set file
+    /// (for tests and benchmarks).
+    #[command(hide = true)]
+    ExecutorStreams(ExecutorStreamsArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExecutorStreamsArgs {
+    /// A JSON config set (`{"version": N, "configs": [{"name", "kind", "input"}]}`); re-read on change.
+    #[arg(long)]
+    configs: PathBuf,
+    /// Spool directory (default: `$MESOS_SANDBOX/spool`).
+    #[arg(long, env = "LOGSTASH_MESOS_SPOOL_DIR")]
+    spool_dir: Option<PathBuf>,
+    /// Executor state: checkpoints and sincedbs.
+    #[arg(long)]
+    state_dir: PathBuf,
+    /// Size at which a spool segment is rotated, in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    spool_file_size: u64,
+    /// Total spool size over which the oldest segments are deleted, in bytes.
+    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    spool_budget: u64,
+    /// Where a stream without a checkpoint starts.
+    #[arg(long, value_enum, default_value = "beginning")]
+    start_position: logstash_mesos::executor::stream::StartPosition,
+    /// Only containers carrying this label (KEY=VALUE) are touched.
+    #[arg(long)]
+    require_label: Option<String>,
+    /// Write the stream reports here as JSON.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// How long the old file must be quiet after a rotation, in milliseconds.
+    #[arg(long, default_value_t = 2500)]
+    rotate_quiet_ms: u64,
+    /// How often the spool is fsynced and offsets checkpointed, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    flush_every_ms: u64,
+    /// Period of the full container re-list, in seconds.
+    #[arg(long, default_value_t = 30)]
+    relist_every_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +367,111 @@ struct LocalArgs {
 
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    workload: WorkloadArgs,
+
+    /// Serve the API only, without the in-process executor (no Docker needed).
+    #[arg(long, env = "LOGSTASH_MESOS_NO_EXECUTOR")]
+    no_executor: bool,
+}
+
+/// What the executor does on its agent (also the in-process executor of `local`).
+#[derive(Debug, Args)]
+struct WorkloadArgs {
+    /// Executor state kept across executor restarts: checkpoints, sincedbs, Logstash data
+    /// (default: /var/lib/logstash-mesos/<framework id>/<agent id>; `local`: <data-dir>/executor).
+    #[arg(long, value_name = "DIR", env = "LOGSTASH_MESOS_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+
+    /// Spool directory (default: <state-dir>/spool, so unread lines survive a new
+    /// executor sandbox; `$MESOS_SANDBOX/spool` keeps them with the sandbox instead).
+    #[arg(long, value_name = "DIR", env = "LOGSTASH_MESOS_SPOOL_DIR")]
+    spool_dir: Option<PathBuf>,
+
+    /// Size at which a spool file is rotated into a numbered segment (e.g. 10MiB).
+    #[arg(long, default_value = "10MiB", value_parser = parse_size, env = "LOGSTASH_MESOS_SPOOL_FILE_SIZE")]
+    spool_file_size: u64,
+
+    /// Disk budget of the whole spool; the oldest rotated segments are deleted over
+    /// it and every unread byte deleted is counted as dropped (e.g. 512MiB).
+    #[arg(long, default_value = "512MiB", value_parser = parse_size, env = "LOGSTASH_MESOS_SPOOL_BUDGET")]
+    spool_budget: u64,
+
+    /// Where a file of a newly seen container starts.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "beginning",
+        env = "LOGSTASH_MESOS_START_POSITION"
+    )]
+    start_position: logstash_mesos::executor::stream::StartPosition,
+
+    /// Opt-in mode: only containers carrying this label (KEY=VALUE) are touched.
+    #[arg(long, value_name = "KEY=VALUE", env = "LOGSTASH_MESOS_REQUIRE_LABEL")]
+    require_label: Option<String>,
+
+    /// The Logstash program (a path, or a name on PATH); without it the executor
+    /// still discovers and spools, and says so.
+    #[arg(long, default_value = "logstash", env = "LOGSTASH_MESOS_LOGSTASH_BIN")]
+    logstash_bin: String,
+
+    /// Logstash heap in MiB (0: Logstash's own default).
+    #[arg(long, default_value = "512", env = "LOGSTASH_MESOS_LOGSTASH_HEAP")]
+    logstash_heap: u32,
+
+    /// Where the agent's root file system is visible to Logstash (host-level configs).
+    #[arg(long, default_value = "/", env = "LOGSTASH_MESOS_HOST_ROOT")]
+    host_root: String,
+}
+
+impl WorkloadArgs {
+    fn settings(&self, default_state: PathBuf) -> anyhow::Result<WorkloadSettings> {
+        use logstash_mesos::executor::{discovery, logstash, stream};
+        let state_dir = self.state_dir.clone().unwrap_or(default_state);
+        let spool_dir = self
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("spool"));
+        let mut streams = stream::StreamSettings::new(spool_dir, state_dir.clone());
+        streams.segment_size = self.spool_file_size;
+        streams.budget = self.spool_budget;
+        streams.start_position = self.start_position;
+        Ok(WorkloadSettings {
+            streams,
+            discovery: discovery::DiscoverySettings::default(),
+            require_label: self.require_label.as_deref().map(str::parse).transpose()?,
+            logstash: logstash::LogstashSettings {
+                bin: self.logstash_bin.clone(),
+                heap_mib: self.logstash_heap,
+                dir: state_dir.join("logstash"),
+                reload_interval: std::time::Duration::from_secs(3),
+            },
+            host_root: self.host_root.clone(),
+        })
+    }
+}
+
+/// A size in bytes, with an optional unit: `4096`, `64KiB`, `10MiB`, `1GiB` (also K, M, G).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 #[derive(Debug, Args)]
@@ -360,6 +509,27 @@ struct CommonArgs {
     /// Require a token for reads too, not only for writes.
     #[arg(long, env = "LOGSTASH_MESOS_API_AUTH_READS")]
     api_auth_reads: bool,
+
+    /// A directory of configs to follow: `docker/<image>.conf` (subfolders for `/`
+    /// in the image name) and `host/<name>.conf`. Configs it holds can only be
+    /// changed through their files.
+    #[arg(long, value_name = "DIR", env = "LOGSTASH_MESOS_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+
+    /// Roots below which host-level configs may read agent files (`host-path`),
+    /// comma separated.
+    #[arg(
+        long,
+        value_name = "PATHS",
+        default_value = "/var/log",
+        env = "LOGSTASH_MESOS_HOST_PATH_ALLOW",
+        value_delimiter = ','
+    )]
+    host_path_allow: Vec<String>,
+
+    /// Do not serve the web GUI at `/`; the REST API stays on.
+    #[arg(long, env = "LOGSTASH_MESOS_NO_UI")]
+    no_ui: bool,
 }
 
 impl CommonArgs {
@@ -373,6 +543,9 @@ impl CommonArgs {
             data_dir: self.data_dir.clone(),
             tokens,
             cluster: ClusterSettings::default(),
+            config_dir: self.config_dir.clone(),
+            host_paths: HostPathPolicy::new(&self.host_path_allow),
+            ui: !self.no_ui,
         })
     }
 }
@@ -381,12 +554,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Local(args) => args
-            .common
-            .server_config(args.listen)
-            .and_then(|config| run(config, "local")),
+        Command::Local(args) => args.common.server_config(args.listen).and_then(|config| {
+            let workload = if args.no_executor {
+                None
+            } else {
+                Some(args.workload.settings(config.data_dir.join("executor"))?)
+            };
+            run(config, "local", workload)
+        }),
         Command::Scheduler(args) => scheduler(*args),
-        Command::Executor => executor(),
+        Command::Executor(args) => executor(args),
+        Command::ExecutorStreams(args) => run_executor_streams(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -397,8 +575,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn executor() -> anyhow::Result<()> {
+fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
     let env = ExecutorEnv::from_process_env()?;
+    let default_state = PathBuf::from("/var/lib/logstash-mesos")
+        .join(&env.framework_id)
+        .join(env.agent_id.as_deref().unwrap_or("agent"));
+    let settings = args.settings(default_state)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let stop = tokio_util::sync::CancellationToken::new();
@@ -408,7 +590,13 @@ fn executor() -> anyhow::Result<()> {
             signal.await;
             cancel.cancel();
         });
-        agent::run(env, ConfigHolder::default(), stop).await?;
+        match DockerWorkload::start(settings, &stop).await {
+            Ok(workload) => agent::run(env, workload, stop).await?,
+            Err(e) => {
+                // Report the task failed with the reason, so operators see it.
+                agent::run(env, Unavailable(e.to_string()), stop).await?
+            }
+        }
         Ok(())
     })
 }
@@ -563,7 +751,44 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {
+fn run_executor_streams(args: ExecutorStreamsArgs) -> anyhow::Result<()> {
+    use logstash_mesos::executor::{discovery, standalone, stream};
+    let spool_dir = match args.spool_dir {
+        Some(dir) => dir,
+        None => std::env::var_os("MESOS_SANDBOX")
+            .map(|sandbox| PathBuf::from(sandbox).join("spool"))
+            .context("--spool-dir or MESOS_SANDBOX is required")?,
+    };
+    let mut streams = stream::StreamSettings::new(spool_dir, args.state_dir);
+    streams.segment_size = args.spool_file_size;
+    streams.budget = args.spool_budget;
+    streams.start_position = args.start_position;
+    streams.rotate_quiet = std::time::Duration::from_millis(args.rotate_quiet_ms);
+    streams.flush_every = std::time::Duration::from_millis(args.flush_every_ms.max(10));
+    let options = standalone::Options {
+        configs: args.configs,
+        require_label: args.require_label.map(|l| l.parse()).transpose()?,
+        streams,
+        discovery: discovery::DiscoverySettings {
+            relist_every: std::time::Duration::from_secs(args.relist_every_secs.max(1)),
+            ..Default::default()
+        },
+        report: args.report,
+        grace: std::time::Duration::from_secs(10),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stop.cancel();
+        });
+        standalone::run(options, cancel).await
+    })
+}
+
+fn run(config: ServerConfig, mode: &str, workload: Option<WorkloadSettings>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let data_dir = config.data_dir.clone();
@@ -574,8 +799,23 @@ fn run(config: ServerConfig, mode: &str) -> anyhow::Result<()> {
             server.addr
         );
         tracing::info!(addr = %server.addr, data_dir = %data_dir.display(), "{mode} started");
+        let stop = tokio_util::sync::CancellationToken::new();
+        let executor = workload.map(|settings| {
+            tokio::spawn(local::run(
+                server.journal.clone(),
+                server.live.clone(),
+                settings,
+                stop.clone(),
+            ))
+        });
         signal.await;
         tracing::info!("shutting down");
+        stop.cancel();
+        if let Some(executor) = executor
+            && let Ok(Err(e)) = executor.await
+        {
+            tracing::warn!(error = %e, "the local executor could not record its end");
+        }
         server.shutdown();
         server.wait().await?;
         Ok(())

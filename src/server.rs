@@ -9,7 +9,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Tokens};
+use crate::configdir::{self, SharedStatus};
 use crate::journal::{ClusterConfig, Compaction, Journal, JournalError, Timing};
+use crate::state::HostPathPolicy;
+
+/// The configuration directory is re-read this often even without file events.
+const CONFIG_DIR_RESCAN: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::scheduler::live::Live;
 use crate::telemetry;
 
@@ -19,6 +24,11 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub tokens: Tokens,
     pub cluster: ClusterSettings,
+    /// The configuration directory to follow, if any.
+    pub config_dir: Option<PathBuf>,
+    pub host_paths: HostPathPolicy,
+    /// Serve the web GUI at `/`.
+    pub ui: bool,
 }
 
 /// This replica's place in the Raft cluster.
@@ -91,12 +101,26 @@ impl Server {
         let raft_routes = crate::journal::raft_router(journal.clone());
         let shutdown = CancellationToken::new();
         let live = Arc::new(Live::default());
+        let config_dir = SharedStatus::default();
+        if let Some(dir) = config.config_dir {
+            tokio::spawn(configdir::follow_while_leading(
+                dir,
+                journal.clone(),
+                config.host_paths.clone(),
+                config_dir.clone(),
+                CONFIG_DIR_RESCAN,
+                shutdown.clone(),
+            ));
+        }
         let app = AppState {
             journal: journal.clone(),
             tokens: Arc::new(config.tokens),
             metrics: telemetry::metrics(),
             live: live.clone(),
+            host_paths: Arc::new(config.host_paths),
+            config_dir,
             shutdown: shutdown.clone(),
+            ui: config.ui,
         };
         let closing = journal.clone();
         let task = tokio::spawn(async move {

@@ -13,7 +13,7 @@ use support::mesos::{self, wait_for};
 use support::{Answer, Instance, client};
 
 async fn api(instance: &Instance, path: &str) -> Value {
-    mesos::get_json(&instance.url(path)).await
+    support::get_json(instance, path).await
 }
 
 /// Our executors as the API reports them: agent id → (task id, state).

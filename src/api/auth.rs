@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::Json;
+use axum::extract::{Extension, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use crate::events::Actor;
 
 use super::error::ApiError;
+use super::views::WhoAmI;
 
 /// Label used as the actor when the API runs without tokens.
 pub const ANONYMOUS: &str = "anonymous";
@@ -154,7 +156,7 @@ pub async fn authenticate(
     let is_read = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    ) || is_validation(&request);
     let principal = if !tokens.is_enabled() {
         Some(ANONYMOUS.to_owned())
     } else {
@@ -194,6 +196,32 @@ pub async fn authenticate(
             .insert(Principal(Actor::Api(label)));
     }
     next.run(request).await
+}
+
+/// Whether the API wants tokens, and whose token this request carries. A wrong
+/// token gets 401 like on any route, so the GUI checks a token with this call.
+#[utoipa::path(get, path = "/api/whoami", responses((status = 200, body = WhoAmI),
+    (status = 401, body = super::error::ErrorBody)))]
+pub async fn whoami(
+    State(app): State<super::AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        tokens_enabled: app.tokens.is_enabled(),
+        reads_need_token: app.tokens.protects_reads(),
+        actor: principal.map(|Extension(Principal(actor))| actor.to_string()),
+    })
+}
+
+/// `POST /api/configs/validate` changes nothing: it is authorized like a read.
+fn is_validation(request: &Request) -> bool {
+    let path = request.uri().path();
+    *request.method() == Method::POST
+        && path
+            .strip_prefix("/api")
+            .unwrap_or(path)
+            .strip_prefix("/configs/")
+            == Some(super::configs::VALIDATE)
 }
 
 #[cfg(test)]

@@ -15,7 +15,10 @@ use super::AppState;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, QueryParams};
-use super::views::{ConfigJson, ConfigUpdate, Deleted, HistoryJson, NewConfig, RevertRequest};
+use super::views::{
+    ConfigJson, ConfigUpdate, Deleted, HistoryJson, NewConfig, RevertRequest, ValidateRequest,
+    Validated,
+};
 
 /// Header carrying the seq of the log position an answer reflects.
 pub const SEQ_HEADER: &str = "x-logstash-mesos-seq";
@@ -54,7 +57,12 @@ pub async fn list(
     };
     let (seq, configs) = app.journal.read(|state| {
         let seq = seq.unwrap_or(state.last_seq);
-        let configs: Vec<ConfigJson> = state.configs.as_of(seq).map(ConfigJson::from).collect();
+        let configs: Vec<ConfigJson> = state
+            .configs
+            .as_of(seq)
+            .filter(|c| c.kind == ConfigKind::Docker)
+            .map(ConfigJson::from)
+            .collect();
         (seq, configs)
     });
     Ok(with_seq(seq, Json(configs)))
@@ -166,18 +174,82 @@ pub async fn delete_one(
 pub async fn post_one(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,
-    Extension(Principal(actor)): Extension<Principal>,
-    JsonBody(body): JsonBody<RevertRequest>,
+    principal: Option<Extension<Principal>>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let Target::Revert(name) = target(&uri)? else {
-        return Err(method_not_allowed());
-    };
-    let command = Command::RevertConfig {
-        name: name.clone(),
-        version: body.version,
-    };
-    app.journal.submit(actor, command).await?;
-    Ok(Json(current(&app, &name)?).into_response())
+    match target(&uri)? {
+        Target::Config(name) if name == VALIDATE => validate(&app, body),
+        Target::Revert(name) => {
+            let Some(Extension(Principal(actor))) = principal else {
+                return Err(ApiError::internal(
+                    "a write reached the handler unauthenticated",
+                ));
+            };
+            let body: RevertRequest = from_body(body)?;
+            ensure_docker(&app, &name)?;
+            let command = Command::RevertConfig {
+                name: name.clone(),
+                version: body.version,
+            };
+            app.journal.submit(actor, command).await?;
+            Ok(Json(current(&app, &name)?).into_response())
+        }
+        _ => Err(method_not_allowed()),
+    }
+}
+
+/// The last path segment of `POST /api/configs/validate`. Only POST is taken:
+/// GET, PUT and DELETE of a config named `validate` work as for any name.
+pub(super) const VALIDATE: &str = "validate";
+
+/// Check a config without saving it: the name (if given) and the Logstash text,
+/// exactly as a create or update (`kind: "docker"`, the default) or a host
+/// config update (`kind: "host"`, with the `--host-path-allow` roots) would.
+/// Changes nothing, so it needs a token only where reads do.
+#[utoipa::path(post, path = "/api/configs/validate", request_body = ValidateRequest,
+    responses((status = 200, body = Validated), (status = 400, body = ErrorBody)))]
+fn validate(app: &AppState, body: serde_json::Value) -> Result<Response, ApiError> {
+    let body: ValidateRequest = from_body(body)?;
+    if let Some(name) = &body.name {
+        crate::state::validate_name(name)?;
+    }
+    match body.kind.as_deref() {
+        None | Some("docker") => crate::state::validate_input(&body.input)?,
+        Some("host") => app.host_paths.validate(&body.input)?,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "malformed_json",
+                format!("kind must be \"docker\" or \"host\", not {other:?}"),
+            ));
+        }
+    }
+    let parsed = crate::logstash::parse(&body.input)
+        .map_err(|e| ApiError::internal(format!("validated config did not parse: {e:?}")))?;
+    let docker_paths = crate::logstash::docker_paths(&parsed)
+        .into_iter()
+        .map(|p| p.value)
+        .collect();
+    let host_paths = crate::logstash::host_paths(&parsed)
+        .into_iter()
+        .map(|p| p.value)
+        .collect();
+    let plugins = crate::logstash::plugins(&parsed)
+        .into_iter()
+        .map(|p| p.name.clone())
+        .collect();
+    Ok(Json(Validated {
+        valid: true,
+        lines: body.input.lines().count(),
+        docker_paths,
+        host_paths,
+        plugins,
+    })
+    .into_response())
+}
+
+fn from_body<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("the request body: {e}")))
 }
 
 /// Every version of a config, including deletions, oldest first.
@@ -209,6 +281,7 @@ async fn update(
             ),
         ));
     }
+    ensure_docker(&app, &name)?;
     let command = Command::UpdateConfig {
         name: name.clone(),
         input: body.input,
@@ -222,6 +295,7 @@ async fn delete(
     Extension(Principal(actor)): Extension<Principal>,
     name: String,
 ) -> Result<Response, ApiError> {
+    ensure_docker(&app, &name)?;
     let command = Command::DeleteConfig { name: name.clone() };
     let envelopes = app.journal.submit(actor, command).await?;
     let seq = envelopes.last().map_or(0, |e| e.seq);
@@ -234,9 +308,24 @@ async fn delete(
 }
 
 fn current(app: &AppState, name: &str) -> Result<ConfigJson, ApiError> {
+    ensure_docker(app, name)?;
     app.journal
         .read(|state| state.configs.current(name).map(ConfigJson::from))
         .ok_or_else(|| ApiError::not_found(format!("config {name:?} does not exist")))
+}
+
+/// The config routes serve per-image configs only, as the seed did; host-level
+/// configs have their own route.
+fn ensure_docker(app: &AppState, name: &str) -> Result<(), ApiError> {
+    let kind = app
+        .journal
+        .read(|state| state.configs.current(name).map(|c| c.kind));
+    match kind {
+        Some(ConfigKind::Host) => Err(ApiError::not_found(format!(
+            "config {name:?} is a host-level config; use /api/host-config"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Turns `?at=` into a seq: a seq as given, a time as the last event at or before it.

@@ -114,6 +114,12 @@ impl From<Rejection> for ApiError {
             Rejection::VersionIsDeletion { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "version_is_deletion", message)
             }
+            Rejection::ManagedByConfigDir { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "managed_by_config_dir", message)
+            }
+            Rejection::WrongKind { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "wrong_kind", message)
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::events::{Actor, Envelope, EventType};
 use crate::state::EventFilter;
 
 use super::AppState;
+use super::configs::SEQ_HEADER;
 use super::error::{ApiError, ErrorBody};
 use super::extract::QueryParams;
 use super::views::{EventJson, EventPage};
@@ -189,14 +190,18 @@ pub struct StreamQuery {
 
 /// Live events as Server-Sent Events: `id` is the seq, `event` the type, `data`
 /// the event as in `/api/events`. Reconnecting with `Last-Event-ID` resumes
-/// without gaps; without it the stream starts with the next new event.
+/// without gaps; without it the stream starts with the next new event. The
+/// `x-logstash-mesos-seq` header gives the seq the stream starts after.
 #[utoipa::path(get, path = "/api/events/stream", params(StreamQuery),
     responses((status = 200, content_type = "text/event-stream", description = "event stream")))]
 pub async fn stream(
     State(app): State<AppState>,
     headers: HeaderMap,
     QueryParams(query): QueryParams<StreamQuery>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> (
+    [(&'static str, String); 1],
+    Sse<impl Stream<Item = Result<SseEvent, Infallible>>>,
+) {
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -231,7 +236,12 @@ pub async fn stream(
     let events = batches
         .flat_map(|batch| stream::iter(batch.into_iter().map(|env| Ok(sse_event(&env)))))
         .take_until(shutdown.cancelled_owned());
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    // The seq the stream starts after: a client that reconnects with it as
+    // Last-Event-ID misses nothing, even if no event came before the drop.
+    (
+        [(SEQ_HEADER, after.to_string())],
+        Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    )
 }
 
 fn sse_event(env: &Envelope) -> SseEvent {

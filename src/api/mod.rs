@@ -11,9 +11,11 @@ mod configs;
 mod error;
 mod events;
 mod extract;
+mod host_config;
 mod openapi;
 mod ops;
 mod replicas;
+mod ui;
 pub mod views;
 
 use std::sync::Arc;
@@ -35,8 +37,10 @@ pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
 pub use openapi::ApiDoc;
 
+use crate::configdir::SharedStatus;
 use crate::journal::Journal;
 use crate::scheduler::live::Live;
+use crate::state::HostPathPolicy;
 
 /// Longest time a request may take to produce its response head.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,8 +53,14 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The Mesos connection and the latest executor reports.
     pub live: Arc<Live>,
+    /// Where host-level configs may read files on the agents.
+    pub host_paths: Arc<HostPathPolicy>,
+    /// The configuration directory's files and their state.
+    pub config_dir: SharedStatus,
     /// Cancelled when the process shuts down; ends long-lived streams.
     pub shutdown: CancellationToken,
+    /// Serve the web GUI at `/` (off with `--no-ui`; the API stays on).
+    pub ui: bool,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -73,8 +83,16 @@ pub fn router(app: AppState) -> Router {
         .clone()
         .route("/events", get(events::list))
         .route("/events/stream", get(events::stream))
+        .route(
+            "/host-config",
+            get(host_config::get)
+                .put(host_config::put)
+                .post(host_config::put),
+        )
+        .route("/config-dir", get(host_config::config_dir))
         .route("/framework", get(cluster::framework))
         .route("/executors", get(cluster::executors))
+        .route("/whoami", get(auth::whoami))
         .route("/cluster", get(replicas::status))
         .route("/cluster/members", axum::routing::post(replicas::add))
         .route(
@@ -86,13 +104,20 @@ pub fn router(app: AppState) -> Router {
         .merge(config_routes)
         .layer(from_fn_with_state(app.clone(), replicas::consistent_reads))
         .layer(from_fn_with_state(app.tokens.clone(), auth::authenticate));
+    let gui = if app.ui {
+        Router::new()
+            .route("/", get(ui::index))
+            .route("/ui/{*path}", get(ui::asset))
+    } else {
+        Router::new().route("/", get(ui::disabled))
+    };
     Router::new()
         .merge(authenticated)
+        .merge(gui)
         .route("/api/openapi.json", get(openapi::serve))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
-        .route("/", get(ops::index))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{cluster, configs, error, events, ops, replicas, views};
+use super::{auth, cluster, configs, error, events, host_config, ops, replicas, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,7 +12,8 @@ use super::{cluster, configs, error, events, ops, replicas, views};
         description = "Per-image Logstash configs, their history, and the audit log of the \
             logstash-mesos scheduler. The config routes are also served without the /api \
             prefix, as the original framework did. Writes need \
-            `Authorization: Bearer <secret>` when tokens are configured. Reads are served \
+            `Authorization: Bearer <secret>` when tokens are configured (reads too with \
+            --api-auth-reads); `POST /api/configs/validate` counts as a read. Reads are served \
             from the answering replica's state; add `?consistent=true` for a linearizable read."
     ),
     paths(
@@ -25,13 +26,18 @@ use super::{cluster, configs, error, events, ops, replicas, views};
         configs::delete_one,
         configs::post_one,
         configs::history,
+        configs::validate,
         events::list,
         events::stream,
+        host_config::get,
+        host_config::put,
+        host_config::config_dir,
         cluster::framework,
         cluster::executors,
         replicas::status,
         replicas::add,
         replicas::remove,
+        auth::whoami,
         ops::health,
         ops::ready,
         ops::metrics
@@ -46,6 +52,9 @@ use super::{cluster, configs, error, events, ops, replicas, views};
         views::HistoryJson,
         views::EventJson,
         views::EventPage,
+        views::ValidateRequest,
+        views::Validated,
+        views::WhoAmI,
         error::ErrorBody,
         error::ErrorDetail,
         ops::Health,
@@ -53,7 +62,9 @@ use super::{cluster, configs, error, events, ops, replicas, views};
         cluster::ExecutorsJson,
         replicas::ClusterJson,
         replicas::MemberJson,
-        replicas::NewMember
+        replicas::NewMember,
+        host_config::HostConfigJson,
+        host_config::HostConfigUpdate
     ))
 )]
 pub struct ApiDoc;

@@ -7,11 +7,12 @@ use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use crate::events::messages::LogstashHealth;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -56,6 +57,36 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let state = &app.journal;
     metrics::gauge!("logstash_mesos_journal_last_seq").set(state.last_seq() as f64);
     metrics::gauge!("logstash_mesos_journal_disk_bytes").set(state.size_on_disk() as f64);
+    for (agent, report) in app.live.reports() {
+        let totals = &report.report.totals;
+        let gauge = |name: &'static str, value: u64| {
+            metrics::gauge!(name, "agent" => agent.clone()).set(value as f64);
+        };
+        // Counters of the executor since it started, as its last report said.
+        gauge("logstash_mesos_executor_lines", totals.lines);
+        gauge("logstash_mesos_executor_bytes", totals.bytes);
+        gauge(
+            "logstash_mesos_executor_dropped_bytes",
+            totals.dropped_bytes,
+        );
+        gauge(
+            "logstash_mesos_executor_duplicate_lines",
+            totals.duplicate_lines,
+        );
+        gauge("logstash_mesos_executor_rotations", totals.rotations);
+        gauge(
+            "logstash_mesos_executor_streams",
+            report.report.streams.len() as u64,
+        );
+        gauge(
+            "logstash_mesos_executor_logstash_running",
+            u64::from(report.report.logstash == LogstashHealth::Running),
+        );
+        gauge(
+            "logstash_mesos_executor_report_age_seconds",
+            crate::journal::now_millis().saturating_sub(report.received_at) / 1000,
+        );
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),
@@ -80,16 +111,4 @@ pub async fn track(request: Request, next: Next) -> Response {
         "method" => method, "route" => route)
     .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// The landing page until the web GUI is part of the build.
-pub async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<title>logstash-mesos</title></head><body><h1>logstash-mesos</h1>",
-        "<p>The REST API is at <a href=\"/api/configs\">/api/configs</a>; ",
-        "its description at <a href=\"/api/openapi.json\">/api/openapi.json</a>; ",
-        "the audit history at <a href=\"/api/events\">/api/events</a>.</p>",
-        "<p>The web GUI is not part of this build yet.</p></body></html>"
-    ))
 }

@@ -176,3 +176,41 @@ pub struct EventPage {
     /// Seq of the newest event in the log when the page was read.
     pub last_seq: u64,
 }
+
+/// Body of `POST /api/configs/validate`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ValidateRequest {
+    /// The Logstash config text to check.
+    pub input: String,
+    /// A config name to check as well, if given.
+    pub name: Option<String>,
+    /// `docker` (a per-image config, the default) or `host` (the host config).
+    pub kind: Option<String>,
+}
+
+/// Answer of `POST /api/configs/validate` for a config that would be accepted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Validated {
+    pub valid: bool,
+    /// Number of lines of the input.
+    pub lines: usize,
+    /// The `docker-path` settings: the files streamed out of matching containers.
+    pub docker_paths: Vec<String>,
+    /// The `host-path` settings: files on the agents themselves (host config).
+    pub host_paths: Vec<String>,
+    /// The plugins used, in order of appearance (codecs included).
+    pub plugins: Vec<String>,
+}
+
+/// Answer of `GET /api/whoami`: whether the API wants tokens, and whose token
+/// the request carried.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    /// Tokens are configured: writes need one.
+    pub tokens_enabled: bool,
+    /// Reads need a token too (`--api-auth-reads`).
+    pub reads_need_token: bool,
+    /// The actor recorded for this request's writes (`api:<label>`), or null
+    /// when the request carried no token and the API has tokens.
+    pub actor: Option<String>,
+}

@@ -75,6 +75,19 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The config a config command is about.
+    pub fn config_name(&self) -> Option<&str> {
+        match self {
+            Command::CreateConfig { name, .. }
+            | Command::UpdateConfig { name, .. }
+            | Command::RevertConfig { name, .. }
+            | Command::DeleteConfig { name } => Some(name),
+            _ => None,
+        }
+    }
+}
+
 /// A command with who asked for it and when, as it travels through the journal.
 ///
 /// `at` is stamped once, where the command is proposed, so that applying it on

@@ -57,6 +57,9 @@ pub struct StreamReport {
     pub bytes: u64,
     pub dropped_bytes: u64,
     pub rotations: u64,
+    /// Lines written to the spool twice: after an executor crash, those
+    /// written after the last checkpoint are read again.
+    pub duplicate_lines: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +137,7 @@ mod tests {
                 bytes: 30,
                 dropped_bytes: 0,
                 rotations: 1,
+                duplicate_lines: 0,
             }],
             logstash: LogstashHealth::Running,
             totals: Totals::default(),

@@ -26,8 +26,13 @@ pub trait Workload {
     /// Whether the work is up (discovery works, Logstash if configured runs),
     /// so the task can be reported RUNNING.
     async fn ready(&mut self) -> Result<(), String>;
+    /// Resolves when the world changed under the work (a container started or
+    /// stopped); the loop then calls [`Workload::refresh`] and reports.
+    async fn changed(&mut self);
+    /// Brings the work in line with the world after [`Workload::changed`].
+    fn refresh(&mut self);
     /// What runs now, for the scheduler.
-    fn report(&self) -> ExecutorReport;
+    fn report(&mut self) -> ExecutorReport;
     /// Stops everything within `grace`: drain streams, flush, stop Logstash.
     async fn shutdown(&mut self, grace: Duration);
 }
@@ -64,7 +69,13 @@ pub async fn run<W: Workload>(
             }
             _ = ticker.tick() => {
                 if task.is_some() {
-                    send_report(handle, &workload).await;
+                    send_report(handle, &mut workload).await;
+                }
+            }
+            _ = workload.changed() => {
+                workload.refresh();
+                if task.is_some() {
+                    send_report(handle, &mut workload).await;
                 }
             }
             incoming = driver.events.recv() => match incoming {
@@ -77,7 +88,12 @@ pub async fn run<W: Workload>(
                         continue;
                     }
                     task = Some(info.task_id.clone());
-                    launch(handle, &mut workload, *info).await;
+                    if let Some(uuid) = launch(handle, &mut workload, *info).await {
+                        // The task failed to start: end once the agent has the update.
+                        wait_for_ack(&mut driver.events, &uuid).await;
+                        workload.shutdown(grace).await;
+                        break Ok(());
+                    }
                 }
                 Some(ExecutorIncoming::LaunchGroup(group)) => {
                     for info in group.tasks {
@@ -87,9 +103,9 @@ pub async fn run<W: Workload>(
                 Some(ExecutorIncoming::Message(data)) => match ToExecutor::decode(&data) {
                     Ok(ToExecutor::Configs(configs)) => {
                         workload.apply(&configs).await;
-                        send_report(handle, &workload).await;
+                        send_report(handle, &mut workload).await;
                     }
-                    Ok(ToExecutor::RequestReport) => send_report(handle, &workload).await,
+                    Ok(ToExecutor::RequestReport) => send_report(handle, &mut workload).await,
                     Err(e) => tracing::warn!(error = %e, "undecodable message from the scheduler"),
                 },
                 Some(ExecutorIncoming::Kill { task_id, .. }) => {
@@ -121,7 +137,12 @@ pub async fn run<W: Workload>(
     result
 }
 
-async fn launch<W: Workload>(handle: &ExecutorHandle, workload: &mut W, info: TaskInfo) {
+/// Starts the task; returns the uuid of a TASK_FAILED update if it could not start.
+async fn launch<W: Workload>(
+    handle: &ExecutorHandle,
+    workload: &mut W,
+    info: TaskInfo,
+) -> Option<Vec<u8>> {
     let configs = info
         .data
         .as_deref()
@@ -137,10 +158,11 @@ async fn launch<W: Workload>(handle: &ExecutorHandle, workload: &mut W, info: Ta
         Ok(()) => {
             update(handle, &info.task_id, TaskState::TaskRunning, None).await;
             send_report(handle, workload).await;
+            None
         }
         Err(reason) => {
             tracing::error!(%reason, "the executor cannot start its work");
-            update(handle, &info.task_id, TaskState::TaskFailed, Some(&reason)).await;
+            update(handle, &info.task_id, TaskState::TaskFailed, Some(&reason)).await
         }
     }
 }
@@ -159,9 +181,13 @@ async fn finish<W: Workload>(
         .shutdown(grace.saturating_sub(Duration::from_secs(2)))
         .await;
     let Some(task_id) = task else { return };
-    let Some(uuid) = update(handle, &task_id, TaskState::TaskKilled, None).await else {
-        return;
-    };
+    if let Some(uuid) = update(handle, &task_id, TaskState::TaskKilled, None).await {
+        wait_for_ack(events, &uuid).await;
+    }
+}
+
+/// Waits (a bounded time) until the agent has taken the update `uuid`.
+async fn wait_for_ack(events: &mut tokio::sync::mpsc::Receiver<ExecutorIncoming>, uuid: &[u8]) {
     let _ = tokio::time::timeout(FINAL_ACK_WAIT, async {
         while let Some(incoming) = events.recv().await {
             if let ExecutorIncoming::Acknowledged { uuid: acked, .. } = incoming
@@ -196,31 +222,33 @@ async fn update(
     }
 }
 
-async fn send_report<W: Workload>(handle: &ExecutorHandle, workload: &W) {
+async fn send_report<W: Workload>(handle: &ExecutorHandle, workload: &mut W) {
     if let Err(e) = handle.message(workload.report().encode()).await {
         tracing::warn!(error = %e, "report not delivered");
     }
 }
 
-/// The workload of an executor that only keeps the config set: it reports the
-/// version it holds. Used where nothing else runs on the agent.
-#[derive(Debug, Default)]
-pub struct ConfigHolder {
-    version: Option<u64>,
-}
+/// The workload of an executor that cannot work on this agent (no Docker
+/// engine): its task fails with the reason, which the scheduler records.
+#[derive(Debug)]
+pub struct Unavailable(pub String);
 
-impl Workload for ConfigHolder {
-    async fn apply(&mut self, configs: &ConfigSet) {
-        self.version = Some(configs.version);
-    }
+impl Workload for Unavailable {
+    async fn apply(&mut self, _configs: &ConfigSet) {}
 
     async fn ready(&mut self) -> Result<(), String> {
-        Ok(())
+        Err(self.0.clone())
     }
 
-    fn report(&self) -> ExecutorReport {
+    async fn changed(&mut self) {
+        std::future::pending::<()>().await;
+    }
+
+    fn refresh(&mut self) {}
+
+    fn report(&mut self) -> ExecutorReport {
         ExecutorReport {
-            config_version: self.version,
+            errors: vec![self.0.clone()],
             ..ExecutorReport::default()
         }
     }

@@ -1,4 +1,57 @@
-//! The executor: started by the Mesos agent on every agent, it follows the
-//! config set from the scheduler and does the work on its agent.
+//! The executor: started by the Mesos agent on every agent, it finds the
+//! Docker containers there, streams their configured files out of them into
+//! local spool files, and accounts for every byte.
+//!
+//! * [`agent`]: the Mesos executor API side (task, config set, reports).
+//!
+//! * [`matching`] (pure): which (container, file) streams should run.
+//! * [`discovery`]: the running containers, kept current from Docker.
+//! * [`tail`] (pure): the in-container command and what it prints.
+//! * [`lines`] (pure): re-cutting Docker's chunks into whole lines.
+//! * [`checkpoint`], [`spool`], [`sincedb`], [`layout`]: the files on disk.
+//! * [`stream`]: one stream's loop; [`streams`]: the manager of all of them.
+//! * [`standalone`]: all of it driven by a config-set file (the hidden
+//!   `executor-streams` subcommand).
+//!
+//! The executor's main loop wires them like this (see [`standalone::run`]):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use logstash_mesos::events::messages::ConfigSet;
+//! use logstash_mesos::executor::{discovery, matching, stream::StreamSettings, streams::StreamManager};
+//! # async fn example(configs: ConfigSet) {
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! let docker = discovery::connect_retrying(Duration::from_secs(10), Duration::from_secs(30), &cancel)
+//!     .await
+//!     .expect("not cancelled");
+//! let (mut containers, _task) =
+//!     discovery::spawn(docker.clone(), discovery::DiscoverySettings::default(), cancel.clone());
+//! let mut manager = StreamManager::new(docker, StreamSettings::new("spool".into(), "state".into()));
+//! // On every new config set and every change of `containers`:
+//! let snapshot = containers.borrow_and_update().clone();
+//! let desired = matching::desired_streams(&configs, &snapshot.containers, None);
+//! manager.apply(&desired);
+//! for (key, _) in &desired.streams {
+//!     let _logstash_path = manager.spool_glob(key); // `path =>` of the rendered file input
+//!     let _sincedb = manager.sincedb_path(key); // `sincedb_path =>`
+//! }
+//! let (_reports, _totals) = manager.reports(); // for the ExecutorReport
+//! manager.shutdown(Duration::from_secs(10)).await;
+//! # }
+//! ```
 
 pub mod agent;
+pub mod checkpoint;
+pub mod discovery;
+pub mod layout;
+pub mod lines;
+pub mod logstash;
+pub mod matching;
+pub mod pipeline;
+pub mod sincedb;
+pub mod spool;
+pub mod standalone;
+pub mod stream;
+pub mod streams;
+pub mod tail;
+pub mod workload;

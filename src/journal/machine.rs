@@ -34,13 +34,13 @@ use tokio::sync::watch;
 
 use crate::events::Envelope;
 use crate::events::codec;
+use crate::state::Rejection;
 use crate::state::State;
 
 use super::JournalError;
 use super::store::EventStore;
 use super::types::{
     LogId, Request, Response, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
-    WireRejection,
 };
 
 const MARKER: &[u8] = b"marker";
@@ -88,7 +88,7 @@ struct Done {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Outcome {
     Applied { first: u64, count: u64 },
-    Rejected(WireRejection),
+    Rejected(Rejection),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -268,10 +268,10 @@ impl Machine {
                 let count = envelopes.len() as u64;
                 (Outcome::Applied { first, count }, Response(Ok(envelopes)))
             }
-            Err(rejection) => {
-                let wire = WireRejection::from(rejection);
-                (Outcome::Rejected(wire.clone()), Response(Err(wire)))
-            }
+            Err(rejection) => (
+                Outcome::Rejected(rejection.clone()),
+                Response(Err(rejection)),
+            ),
         };
         let done = Done {
             at: proposal.at,

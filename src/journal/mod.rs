@@ -344,7 +344,7 @@ impl Journal {
             },
         };
         let Response(result) = self.propose(request).await?;
-        result.map_err(|r| SubmitError::Rejected(r.into()))
+        result.map_err(SubmitError::Rejected)
     }
 
     /// Writes through the leader: locally when this replica leads, else

@@ -23,19 +23,23 @@ pub enum RenderError {
 /// operator's own values would point Logstash elsewhere.
 const REPLACED: &[&str] = &["path", "start_position", "sincedb_path"];
 
-/// Rewrites a docker config's snippet for one container: in every plugin with
-/// `docker-path` settings, those become one `path` (the spool globs from
-/// `glob`, in order), with `start_position => "beginning"` so no spooled line
-/// is skipped and `sincedb_path` from `sincedb(n)`, `n` counting such plugins
-/// from 0. Other plugins and all other text are kept as written.
-pub fn render_docker(
-    input: &str,
-    glob: impl Fn(&str) -> String,
-    sincedb: impl Fn(usize) -> String,
-) -> Result<String, RenderError> {
+/// Where one docker-path's lines are for Logstash: the spool glob and the
+/// sincedb that records how far Logstash read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub glob: String,
+    pub sincedb: String,
+}
+
+/// Rewrites a docker config's snippet for one container: every plugin with a
+/// `docker-path` gets `path` set to that path's spool glob, with
+/// `start_position => "beginning"` so no spooled line is skipped and the
+/// path's own `sincedb_path` (the spool's accounting reads it). A plugin with
+/// several `docker-path`s becomes one copy per path. Other plugins and all
+/// other text are kept as written.
+pub fn render_docker(input: &str, target: impl Fn(&str) -> Target) -> Result<String, RenderError> {
     let config = parse(input)?;
     let mut edits: Vec<(Span, String)> = Vec::new();
-    let mut reading = 0;
     for plugin in plugins(&config) {
         let docker_paths: Vec<(Span, String)> = plugin
             .attributes
@@ -46,37 +50,49 @@ pub fn render_docker(
                 _ => None,
             })
             .collect();
-        let Some((first, _)) = docker_paths.first() else {
+        if docker_paths.is_empty() {
             continue;
-        };
-        let globs = docker_paths
+        }
+        let owned: Vec<Span> = plugin
+            .attributes
             .iter()
-            .map(|(_, path)| quote(&glob(path)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let path = match globs.as_slice() {
-            [one] => one.clone(),
-            many => format!("[{}]", many.join(", ")),
-        };
-        let settings = format!(
-            "path => {path} start_position => \"beginning\" sincedb_path => {}",
-            quote(&sincedb(reading))?
-        );
-        reading += 1;
-        edits.push((*first, settings));
-        edits.extend(
-            docker_paths[1..]
-                .iter()
-                .map(|(span, _)| (*span, String::new())),
-        );
-        edits.extend(
-            plugin
-                .attributes
-                .iter()
-                .filter(|a| REPLACED.contains(&a.name.as_str()))
-                .map(|a| (a.span, String::new())),
-        );
+            .filter(|a| REPLACED.contains(&a.name.as_str()))
+            .map(|a| a.span)
+            .collect();
+        let mut copies = Vec::new();
+        for (i, (_, path)) in docker_paths.iter().enumerate() {
+            let t = target(path);
+            let settings = format!(
+                "path => {} start_position => \"beginning\" sincedb_path => {}",
+                quote(&t.glob)?,
+                quote(&t.sincedb)?
+            );
+            let mut local: Vec<(Span, String)> = Vec::new();
+            for (j, (span, _)) in docker_paths.iter().enumerate() {
+                let text = if i == j {
+                    settings.clone()
+                } else {
+                    String::new()
+                };
+                local.push((relative(*span, plugin.span), text));
+            }
+            local.extend(
+                owned
+                    .iter()
+                    .map(|s| (relative(*s, plugin.span), String::new())),
+            );
+            copies.push(splice(&input[plugin.span.start..plugin.span.end], local));
+        }
+        edits.push((plugin.span, copies.join("\n")));
     }
     finish(input, edits)
+}
+
+fn relative(span: Span, outer: Span) -> Span {
+    Span {
+        start: span.start - outer.start,
+        end: span.end - outer.start,
+    }
 }
 
 /// Rewrites a host config: each `host-path => "/p"` becomes `path => "<root>/p"`,
@@ -131,13 +147,26 @@ fn quote(path: &str) -> Result<String, RenderError> {
     Ok(format!("\"{path}\""))
 }
 
-fn finish(input: &str, mut edits: Vec<(Span, String)>) -> Result<String, RenderError> {
-    edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
-    edits.dedup_by_key(|(span, _)| span.start);
-    let mut out = input.to_owned();
+/// Applies non-overlapping edits; an edit inside an earlier-replaced span
+/// (a plugin nested in a rewritten plugin) is dropped with it.
+fn splice(input: &str, mut edits: Vec<(Span, String)>) -> String {
+    edits.sort_by_key(|(span, _)| span.start);
+    let mut out = String::with_capacity(input.len());
+    let mut at = 0;
     for (span, text) in edits {
-        out.replace_range(span.start..span.end, &text);
+        if span.start < at {
+            continue;
+        }
+        out.push_str(&input[at..span.start]);
+        out.push_str(&text);
+        at = span.end;
     }
+    out.push_str(&input[at..]);
+    out
+}
+
+fn finish(input: &str, edits: Vec<(Span, String)>) -> Result<String, RenderError> {
+    let out = splice(input, edits);
     parse(&out).map_err(RenderError::Rendered)?;
     Ok(out)
 }
@@ -146,52 +175,55 @@ fn finish(input: &str, mut edits: Vec<(Span, String)>) -> Result<String, RenderE
 mod tests {
     use super::*;
 
-    fn glob(path: &str) -> String {
-        format!("/spool/c1{path}/*.log")
-    }
-
-    fn sincedb(n: usize) -> String {
-        format!("/state/sincedb/c1-{n}")
+    fn target(path: &str) -> Target {
+        Target {
+            glob: format!("/spool/c1{path}/spool.log*"),
+            sincedb: format!("/state/sincedb/c1{}", path.replace('/', "_")),
+        }
     }
 
     #[test]
     fn docker_paths_become_spool_globs() {
         let input = "# nginx logs\ninput {\n  file {\n    docker-path => \"/var/log/nginx/access.log\"\n    type => \"nginx\"\n  }\n}\nfilter { grok { match => { \"message\" => \"%{COMBINEDAPACHELOG}\" } } }\n";
-        let out = render_docker(input, glob, sincedb).unwrap();
+        let out = render_docker(input, target).unwrap();
         assert_eq!(
             out,
-            "# nginx logs\ninput {\n  file {\n    path => \"/spool/c1/var/log/nginx/access.log/*.log\" start_position => \"beginning\" sincedb_path => \"/state/sincedb/c1-0\"\n    type => \"nginx\"\n  }\n}\nfilter { grok { match => { \"message\" => \"%{COMBINEDAPACHELOG}\" } } }\n"
+            "# nginx logs\ninput {\n  file {\n    path => \"/spool/c1/var/log/nginx/access.log/spool.log*\" start_position => \"beginning\" sincedb_path => \"/state/sincedb/c1_var_log_nginx_access.log\"\n    type => \"nginx\"\n  }\n}\nfilter { grok { match => { \"message\" => \"%{COMBINEDAPACHELOG}\" } } }\n"
         );
     }
 
     #[test]
-    fn several_paths_in_one_plugin_and_owned_settings_replaced() {
-        let input = "input { file { start_position => \"end\" docker-path => \"/a\" docker-path => '/b' sincedb_path => \"/dev/null\" } file { docker-path => \"/c\" } stdin { } }";
-        let out = render_docker(input, glob, sincedb).unwrap();
+    fn a_plugin_with_several_paths_becomes_one_copy_per_path() {
+        let input = "input { file { start_position => \"end\" docker-path => \"/a\" docker-path => '/b' sincedb_path => \"/dev/null\" tags => [\"x\"] } stdin { } }";
+        let out = render_docker(input, target).unwrap();
         assert_eq!(
             out,
-            "input { file {  path => [\"/spool/c1/a/*.log\", \"/spool/c1/b/*.log\"] start_position => \"beginning\" sincedb_path => \"/state/sincedb/c1-0\"   } file { path => \"/spool/c1/c/*.log\" start_position => \"beginning\" sincedb_path => \"/state/sincedb/c1-1\" } stdin { } }"
+            "input { file {  path => \"/spool/c1/a/spool.log*\" start_position => \"beginning\" sincedb_path => \"/state/sincedb/c1_a\"   tags => [\"x\"] }\nfile {   path => \"/spool/c1/b/spool.log*\" start_position => \"beginning\" sincedb_path => \"/state/sincedb/c1_b\"  tags => [\"x\"] } stdin { } }"
         );
     }
 
     #[test]
     fn conditionals_and_untouched_configs() {
         let input = "input { if [type] == \"x\" { file { docker-path => \"/x\" } } }";
-        let out = render_docker(input, glob, sincedb).unwrap();
-        assert!(out.contains("path => \"/spool/c1/x/*.log\""), "{out}");
+        let out = render_docker(input, target).unwrap();
+        assert!(out.contains("path => \"/spool/c1/x/spool.log*\""), "{out}");
         let plain = "filter { mutate { add_tag => [\"a\"] } }";
-        assert_eq!(render_docker(plain, glob, sincedb).unwrap(), plain);
+        assert_eq!(render_docker(plain, target).unwrap(), plain);
     }
 
     #[test]
     fn unsafe_paths_and_bad_input_are_errors() {
         let input = "input { file { docker-path => \"/x\" } }";
+        let unsafe_target = |_: &str| Target {
+            glob: "/sp\"ool".into(),
+            sincedb: "/s".into(),
+        };
         assert_eq!(
-            render_docker(input, |_| "/sp\"ool".into(), sincedb),
+            render_docker(input, unsafe_target),
             Err(RenderError::UnsafePath("/sp\"ool".into()))
         );
         assert!(matches!(
-            render_docker("input {", glob, sincedb),
+            render_docker("input {", target),
             Err(RenderError::Parse(_))
         ));
     }

@@ -77,6 +77,7 @@ mod tests {
             bytes: 0,
             dropped_bytes: 0,
             rotations: 0,
+            duplicate_lines: 0,
         }
     }
 

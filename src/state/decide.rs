@@ -13,7 +13,14 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
     let one = |event| Ok(vec![event]);
     match command {
         Command::CreateConfig { name, kind, input } => {
-            if state.configs.current(name).is_some() {
+            if let Some(existing) = state.configs.current(name) {
+                if existing.kind != *kind {
+                    return Err(Rejection::WrongKind {
+                        name: name.clone(),
+                        existing: format!("{:?}", existing.kind).to_lowercase(),
+                        requested: format!("{kind:?}").to_lowercase(),
+                    });
+                }
                 return Err(Rejection::AlreadyExists { name: name.clone() });
             }
             one(Event::ConfigCreated {

@@ -17,11 +17,11 @@ pub use cluster::{Agent, Cluster, Framework, Leader, Stream, Task};
 pub use configs::{Change, ConfigHistory, ConfigVersion, ConfigView, Configs};
 pub use decide::decide;
 pub use rejection::Rejection;
-pub use validate::{MAX_NAME_CHARS, validate, validate_input, validate_name};
+pub use validate::{HostPathPolicy, MAX_NAME_CHARS, validate, validate_input, validate_name};
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{Envelope, ExecutorSettings, Proposal};
+use crate::events::{Actor, ConfigKind, Envelope, ExecutorSettings, Proposal};
 
 /// Everything the log says, folded into the shapes readers need.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,7 @@ impl State {
     /// Time never goes backwards along the log, even when replicas' clocks
     /// disagree, so a time range always maps to one seq range.
     pub fn envelopes(&self, proposal: &Proposal) -> Result<Vec<Envelope>, Rejection> {
+        self.check_source(proposal)?;
         let events = decide(self, &proposal.command)?;
         let at = proposal.at.max(self.last_at);
         Ok(events
@@ -82,6 +83,34 @@ impl State {
                 event,
             })
             .collect())
+    }
+}
+
+impl State {
+    /// A config the configuration directory put in force is changed only
+    /// through its file, so the directory and the API never fight over it.
+    fn check_source(&self, proposal: &Proposal) -> Result<(), Rejection> {
+        if proposal.actor == Actor::ConfigDir {
+            return Ok(());
+        }
+        let Some(name) = proposal.command.config_name() else {
+            return Ok(());
+        };
+        match self.configs.current(name) {
+            Some(c) if c.version.actor == Actor::ConfigDir => Err(Rejection::ManagedByConfigDir {
+                name: name.to_owned(),
+                file: config_dir_file(c.kind, name),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The file below the configuration directory that holds a config.
+pub fn config_dir_file(kind: ConfigKind, name: &str) -> String {
+    match kind {
+        ConfigKind::Docker => format!("docker/{name}.conf"),
+        ConfigKind::Host => format!("host/{name}.conf"),
     }
 }
 

@@ -1,5 +1,5 @@
 /// Why a command was refused. Nothing is appended when a command is rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Rejection {
     #[error("invalid config name: {reason}")]
     InvalidName { reason: String },
@@ -17,4 +17,14 @@ pub enum Rejection {
     VersionNotFound { name: String, version: u32 },
     #[error("version {version} of config {name:?} is a deletion and cannot be restored")]
     VersionIsDeletion { name: String, version: u32 },
+    #[error(
+        "config {name:?} is managed by the configuration directory ({file}); change the file instead"
+    )]
+    ManagedByConfigDir { name: String, file: String },
+    #[error("config {name:?} is a {existing} config, not a {requested} one")]
+    WrongKind {
+        name: String,
+        existing: String,
+        requested: String,
+    },
 }

@@ -75,9 +75,116 @@ pub fn validate_input(input: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Where host-level configs may read files on the agents (`--host-path-allow`):
+/// the executor runs as root with the agent's file system mounted, so a
+/// `host-path` must stay below a root the operator allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPathPolicy {
+    allowed: Vec<String>,
+}
+
+impl Default for HostPathPolicy {
+    fn default() -> Self {
+        HostPathPolicy::new(["/var/log"])
+    }
+}
+
+impl HostPathPolicy {
+    pub fn new<S: AsRef<str>>(roots: impl IntoIterator<Item = S>) -> Self {
+        HostPathPolicy {
+            allowed: roots
+                .into_iter()
+                .map(|r| r.as_ref().trim_end_matches('/').to_owned())
+                .collect(),
+        }
+    }
+
+    /// A host config must parse, and every `host-path` must be an absolute
+    /// path without `.` or `..` components below an allowed root.
+    pub fn validate(&self, input: &str) -> Result<(), Rejection> {
+        let config = logstash::parse(input).map_err(|e| Rejection::InvalidConfig {
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        })?;
+        for entry in logstash::host_paths(&config) {
+            if let Some(message) = self.problem(&entry.value) {
+                let (line, column) = logstash::line_column(input, entry.value_span.start);
+                return Err(Rejection::InvalidConfig {
+                    line,
+                    column,
+                    message,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn problem(&self, path: &str) -> Option<String> {
+        if !path.starts_with('/') || path.chars().any(char::is_control) {
+            return Some("host-path must be an absolute path without control characters".into());
+        }
+        if path.split('/').any(|c| c == "." || c == "..") {
+            return Some("host-path must not contain . or .. components".into());
+        }
+        let below = |root: &String| {
+            root.is_empty()
+                || path == root.as_str()
+                || path
+                    .strip_prefix(root.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if self.allowed.iter().any(below) {
+            return None;
+        }
+        Some(format!(
+            "host-path {path:?} is outside the allowed roots ({})",
+            self.allowed.join(", ")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_paths_stay_below_allowed_roots() {
+        let policy = HostPathPolicy::new(["/var/log", "/srv/app/logs/"]);
+        let input = |p: &str| format!("input {{ file {{ host-path => \"{p}\" }} }}");
+        for ok in [
+            "/var/log/syslog",
+            "/var/log/*.log",
+            "/srv/app/logs/a/b.log",
+            "/var/log",
+        ] {
+            assert_eq!(policy.validate(&input(ok)), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/etc/shadow",
+            "/var/logs/x",
+            "/var/log/../../etc/passwd",
+            "var/log/x",
+            "/var/log/./x",
+        ] {
+            match policy.validate(&input(bad)) {
+                Err(Rejection::InvalidConfig {
+                    line: 1,
+                    column: 29,
+                    ..
+                }) => {}
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            policy.validate("input {"),
+            Err(Rejection::InvalidConfig { .. })
+        ));
+        assert_eq!(
+            HostPathPolicy::new(["/"]).validate(&input("/etc/hosts")),
+            Ok(())
+        );
+    }
 
     #[test]
     fn names_allow_everything_an_image_reference_holds() {

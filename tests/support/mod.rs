@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod browser;
 pub mod cluster;
 pub mod fake_master;
 pub mod mesos;
@@ -24,12 +27,20 @@ pub struct Instance {
     listen: String,
     args: Vec<String>,
     log: String,
+    env: Vec<(String, String)>,
 }
 
 impl Instance {
-    /// Starts `logstash-mesos local` with `data_dir` and extra flags, and waits
-    /// until it prints its URL.
+    /// Starts `logstash-mesos local --no-executor` (the API and journal only)
+    /// with `data_dir` and extra flags, and waits until it prints its URL.
     pub fn local(data_dir: &Path, args: &[&str]) -> Instance {
+        let mut all = vec!["--no-executor"];
+        all.extend_from_slice(args);
+        Instance::start("local", data_dir, &all)
+    }
+
+    /// Starts `logstash-mesos local` with its in-process executor.
+    pub fn local_with_executor(data_dir: &Path, args: &[&str]) -> Instance {
         Instance::start("local", data_dir, args)
     }
 
@@ -42,11 +53,19 @@ impl Instance {
     /// replica: the others know it by that address, also after a restart).
     /// `log` is its `RUST_LOG` unless `TEST_RUST_LOG` is set.
     pub fn scheduler_at(listen: &str, data_dir: &Path, args: &[&str], log: &str) -> Instance {
-        Instance::start_at("scheduler", listen, data_dir, args, log)
+        Instance::start_at("scheduler", listen, data_dir, args, log, &[])
+    }
+
+    /// Starts `logstash-mesos local --no-executor` with extra environment
+    /// variables too.
+    pub fn local_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Instance {
+        let mut all = vec!["--no-executor"];
+        all.extend_from_slice(args);
+        Instance::start_at("local", "127.0.0.1:0", data_dir, &all, "warn", env)
     }
 
     fn start(subcommand: &'static str, data_dir: &Path, args: &[&str]) -> Instance {
-        Instance::start_at(subcommand, "127.0.0.1:0", data_dir, args, "warn")
+        Instance::start_at(subcommand, "127.0.0.1:0", data_dir, args, "warn", &[])
     }
 
     fn start_at(
@@ -55,9 +74,14 @@ impl Instance {
         data_dir: &Path,
         args: &[&str],
         log: &str,
+        env: &[(&str, &str)],
     ) -> Instance {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(subcommand, listen, data_dir, &args, log);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, base) = spawn(subcommand, listen, data_dir, &args, log, &env);
         Instance {
             child: Some(child),
             base,
@@ -66,6 +90,7 @@ impl Instance {
             listen: listen.to_owned(),
             args,
             log: log.to_owned(),
+            env,
         }
     }
 
@@ -124,6 +149,7 @@ impl Instance {
             &self.data_dir,
             &self.args,
             &self.log,
+            &self.env,
         );
         self.child = Some(child);
         self.base = base;
@@ -150,6 +176,7 @@ fn spawn(
     data_dir: &Path,
     args: &[String],
     log: &str,
+    env: &[(String, String)],
 ) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
         .arg(subcommand)
@@ -158,6 +185,7 @@ fn spawn(
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env(
             "RUST_LOG",
             std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| log.into()),
@@ -178,6 +206,11 @@ fn spawn(
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
     (child, base)
+}
+
+/// GET a JSON document from an instance.
+pub async fn get_json(instance: &Instance, path: &str) -> Value {
+    mesos::get_json(&instance.url(path)).await
 }
 
 pub fn client() -> reqwest::Client {

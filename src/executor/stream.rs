@@ -1,0 +1,1058 @@
+//! One stream: a file in a container, copied line by line into its spool,
+//! with its offset checkpointed.
+//!
+//! # How the offset is tracked
+//!
+//! The offset is the number of bytes of *one file* (one generation of the
+//! path), counted from that file's first byte, that are fsynced into the
+//! spool (or deliberately skipped with `--start-position end`). It always
+//! sits at a line boundary, because only whole lines are written (see
+//! [`super::lines`]), except after an over-long line was cut at the cap.
+//! Each exec reads exactly one file: its reader follows the descriptor, so a
+//! rename does not switch files under it (see [`super::tail`]), and the
+//! bytes of two files never mix even though stdout and stderr reach us
+//! through separate pipes.
+//!
+//! # Rotation
+//!
+//! When the detector reports that the path names a new file, a second exec
+//! starts on it at once, at byte 0 (so a file that lives a few seconds is
+//! not skipped), and its bytes wait in memory. The first exec keeps reading
+//! the old (renamed) file until it has been quiet for `rotate_quiet` (the
+//! writer may still append to it until it reopens; at most
+//! `rotate_max_wait`), then it is stopped. Then the old file's unterminated
+//! last line, if any, is written with a newline added (counted), a rotation
+//! is counted, the generation advances, the offset restarts at 0, the waiting
+//! bytes go to the spool and the new file's first line becomes the
+//! fingerprint. The spool therefore holds every file in order.
+//!
+//! A resumed exec (offset > 0) first prints the file's first line; if it no
+//! longer matches the fingerprint, the file was replaced while nobody
+//! watched: that is counted as a rotation and the new file is read from its
+//! start (what the old file got after the checkpoint is lost, and cannot be
+//! counted: its new name is unknown).
+//!
+//! Limits, all from busybox `tail` polling once a second by name: a file
+//! that lives less than about a second can be missed entirely; truncation
+//! in place (`: > file`) is not reported, the reader re-reads from the new
+//! start, which keeps the lines but makes the offset overstate the file (a
+//! later resume may skip up to that difference: the known weakness of
+//! copytruncate rotation).
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::checkpoint::{self, Checkpoint};
+use super::discovery::Backoff;
+use super::layout;
+use super::lines::LineBuffer;
+use super::matching::{DesiredStream, StreamKey};
+use super::spool::{self, SpoolWriter};
+use super::tail::{self, Fingerprint, ShellFingerprint, StderrLine};
+use crate::events::messages::StreamState;
+
+/// Where a new stream (one without a checkpoint) starts reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartPosition {
+    /// From the first byte: nothing already in the file is missed.
+    #[default]
+    Beginning,
+    /// After what is in the file when the stream starts (it is read once to
+    /// learn the offset, and thrown away).
+    End,
+}
+
+/// Tunables shared by all streams.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// Spool root: one directory per stream below it.
+    pub spool_dir: PathBuf,
+    /// Checkpoints (`offsets/`) and Logstash sincedbs (`sincedb/`).
+    pub state_dir: PathBuf,
+    /// Live segment size at which it is rotated.
+    pub segment_size: u64,
+    /// Total spool size over which the oldest rotated segments are deleted.
+    pub budget: u64,
+    pub start_position: StartPosition,
+    /// How often written lines are fsynced and the offset checkpointed: the
+    /// most a crash can make us write twice.
+    pub flush_every: Duration,
+    /// The longest partial line held in memory before it is written as is.
+    pub line_cap: usize,
+    /// After a replacement, how long the old file must be quiet before the
+    /// stream moves on to the new one (busybox `tail` polls every second).
+    pub rotate_quiet: Duration,
+    /// Upper bound on reading an old file that never goes quiet.
+    pub rotate_max_wait: Duration,
+    /// How long a stopped stream may take to deliver its last bytes.
+    pub drain_timeout: Duration,
+    /// Cap of the retry backoff (file missing, Docker errors).
+    pub retry_max: Duration,
+    /// Bound on every Docker request that is not a stream.
+    pub request_timeout: Duration,
+    /// How often the spool budget is enforced.
+    pub budget_every: Duration,
+}
+
+impl StreamSettings {
+    /// Defaults for everything but the directories.
+    pub fn new(spool_dir: PathBuf, state_dir: PathBuf) -> Self {
+        StreamSettings {
+            spool_dir,
+            state_dir,
+            segment_size: 10 * 1024 * 1024,
+            budget: 512 * 1024 * 1024,
+            start_position: StartPosition::Beginning,
+            flush_every: Duration::from_secs(1),
+            line_cap: 1024 * 1024,
+            rotate_quiet: Duration::from_millis(2500),
+            rotate_max_wait: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+            retry_max: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            budget_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A stream's counters and state, shared between its task and the manager.
+#[derive(Debug)]
+pub struct StreamStatus {
+    pub lines: AtomicU64,
+    pub bytes: AtomicU64,
+    pub dropped_bytes: AtomicU64,
+    pub duplicate_lines: AtomicU64,
+    pub rotations: AtomicU64,
+    /// Lines longer than the cap, written in pieces.
+    pub cut_lines: AtomicU64,
+    /// Old files' last lines that had no newline; one was added.
+    pub unterminated_lines: AtomicU64,
+    state: Mutex<(StreamState, Option<String>)>,
+    slot: Mutex<Slot>,
+    notify: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    want: Option<DesiredStream>,
+    /// The task decided to end (nothing was wanted); it may still be
+    /// flushing.
+    exiting: bool,
+}
+
+impl StreamStatus {
+    pub fn new(want: DesiredStream) -> Self {
+        StreamStatus {
+            lines: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            dropped_bytes: AtomicU64::new(0),
+            duplicate_lines: AtomicU64::new(0),
+            rotations: AtomicU64::new(0),
+            cut_lines: AtomicU64::new(0),
+            unterminated_lines: AtomicU64::new(0),
+            state: Mutex::new((StreamState::Streaming, None)),
+            slot: Mutex::new(Slot {
+                want: Some(want),
+                exiting: false,
+            }),
+            notify: Notify::new(),
+        }
+    }
+
+    pub fn state(&self) -> (StreamState, Option<String>) {
+        self.state.lock().expect("poisoned").clone()
+    }
+
+    fn set_state(&self, state: StreamState, reason: Option<String>) {
+        *self.state.lock().expect("poisoned") = (state, reason);
+    }
+
+    /// Tells the task what should run now (`None`: stop and drain). Returns
+    /// `false` if the task is ending, so the caller must start a new one
+    /// (after it, see [`Self::revive`]). Decided under the same lock the task
+    /// decides to exit under, so a wish is never lost to a task that is just
+    /// ending.
+    pub fn want(&self, want: Option<DesiredStream>) -> bool {
+        let mut slot = self.slot.lock().expect("poisoned");
+        if slot.exiting {
+            return false;
+        }
+        slot.want = want;
+        drop(slot);
+        self.notify.notify_one();
+        true
+    }
+
+    pub fn wanted(&self) -> Option<DesiredStream> {
+        self.slot.lock().expect("poisoned").want.clone()
+    }
+
+    /// Prepares the status of an ending task for its successor.
+    pub fn revive(&self, want: DesiredStream) {
+        let mut slot = self.slot.lock().expect("poisoned");
+        slot.exiting = false;
+        slot.want = Some(want);
+    }
+
+    /// Decides to end the task if nothing is wanted, atomically with
+    /// [`Self::want`].
+    fn finish_if_unwanted(&self) -> Option<DesiredStream> {
+        let mut slot = self.slot.lock().expect("poisoned");
+        if slot.want.is_none() {
+            slot.exiting = true;
+        }
+        slot.want.clone()
+    }
+}
+
+/// How one exec ended.
+#[derive(Debug)]
+enum SessionEnd {
+    /// Stopped on request and drained.
+    Unwanted,
+    /// The old file is done; the path names a new one.
+    Rotated,
+    /// The file is not the one the checkpoint describes.
+    Replaced,
+    /// The reader could not open the file (not there yet).
+    FileMissing,
+    /// No `sh` or no `tail` in the container: wait for a restart.
+    Unsupported(String),
+    /// The container is not running (stopped, or gone).
+    ContainerStopped,
+    /// The hard stop fired (shutdown grace over).
+    Aborted,
+    /// Anything else: retry with backoff.
+    Lost(String),
+}
+
+/// Runs one stream until it is no longer wanted and has drained.
+pub(crate) async fn run(
+    docker: Docker,
+    settings: Arc<StreamSettings>,
+    key: StreamKey,
+    status: Arc<StreamStatus>,
+    hard_stop: CancellationToken,
+) {
+    let mut stream = match Stream::open(docker, settings, key.clone(), status.clone()) {
+        Ok(stream) => stream,
+        Err(e) => {
+            status.set_state(StreamState::Failed, Some(e));
+            // Nothing can be written; wait until no longer wanted.
+            while status.finish_if_unwanted().is_some() && !hard_stop.is_cancelled() {
+                tokio::select! {
+                    _ = status.notify.notified() => {}
+                    _ = hard_stop.cancelled() => {}
+                }
+            }
+            status.slot.lock().expect("poisoned").exiting = true;
+            return;
+        }
+    };
+    stream.main(hard_stop).await;
+    stream.close().await;
+}
+
+struct Stream {
+    docker: Docker,
+    settings: Arc<StreamSettings>,
+    key: StreamKey,
+    status: Arc<StreamStatus>,
+    checkpoint_path: PathBuf,
+    writer: Option<SpoolWriter>,
+    /// The durable state plus what is pending.
+    cp: Checkpoint,
+    fp: Fingerprint,
+    /// Offset including written-but-not-yet-checkpointed lines.
+    consumed: u64,
+    lines: LineBuffer,
+    dirty: bool,
+    /// The stream has no checkpoint yet and starts at the end.
+    skip_existing: bool,
+}
+
+impl Stream {
+    fn open(
+        docker: Docker,
+        settings: Arc<StreamSettings>,
+        key: StreamKey,
+        status: Arc<StreamStatus>,
+    ) -> Result<Stream, String> {
+        let checkpoint_path = layout::checkpoint_path(&settings.state_dir, &key);
+        let dir = layout::spool_dir(&settings.spool_dir, &key);
+        let loaded = checkpoint::load(&checkpoint_path).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "unreadable checkpoint; the stream starts over");
+            None
+        });
+        let skip_existing = loaded.is_none() && settings.start_position == StartPosition::End;
+        let cp = match loaded {
+            Some(cp) => {
+                let (_, dup_lines) = spool::written_after(&dir, cp.spool).unwrap_or((0, 0));
+                status
+                    .duplicate_lines
+                    .fetch_add(dup_lines, Ordering::Relaxed);
+                cp
+            }
+            None => Checkpoint {
+                container_id: key.container_id.clone(),
+                path: key.path.clone(),
+                ..Checkpoint::default()
+            },
+        };
+        let fp = Fingerprint {
+            head: tail::from_hex(&cp.fingerprint).unwrap_or_default(),
+            complete: cp.fingerprint_complete,
+        };
+        let writer = SpoolWriter::open(&dir, settings.segment_size)
+            .map_err(|e| format!("cannot open the spool {}: {e}", dir.display()))?;
+        Ok(Stream {
+            docker,
+            key,
+            status,
+            checkpoint_path,
+            writer: Some(writer),
+            consumed: cp.offset,
+            cp,
+            fp,
+            lines: LineBuffer::new(settings.line_cap),
+            dirty: false,
+            skip_existing,
+            settings,
+        })
+    }
+
+    async fn main(&mut self, hard_stop: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(500), self.settings.retry_max);
+        let mut first = true;
+        // Set when the stream cannot run until the container restarts.
+        let mut blocked_on: Option<String> = None;
+        loop {
+            let Some(want) = self.status.finish_if_unwanted() else {
+                return;
+            };
+            if hard_stop.is_cancelled() {
+                return;
+            }
+            if let Some(started) = &blocked_on {
+                if *started == want.started_at {
+                    tokio::select! {
+                        _ = self.status.notify.notified() => {}
+                        _ = hard_stop.cancelled() => {}
+                    }
+                    continue;
+                }
+                blocked_on = None;
+            }
+            if first {
+                first = false;
+                self.kill_leftovers(&want).await;
+            }
+            // The PIDs recorded from now on belong to this container start.
+            self.cp.started_at = want.started_at.clone();
+            let began = Instant::now();
+            let end = self.session(&want, &hard_stop).await;
+            tracing::debug!(stream = ?self.key, ?end, "exec ended");
+            if began.elapsed() > Duration::from_secs(10) {
+                // It ran for a while: the next trouble is a new one.
+                backoff.reset();
+            }
+            match end {
+                SessionEnd::Unwanted | SessionEnd::Aborted => {}
+                SessionEnd::Rotated | SessionEnd::Replaced => {
+                    backoff.reset();
+                    self.next_generation(matches!(end, SessionEnd::Rotated));
+                    self.persist().await;
+                }
+                SessionEnd::FileMissing => {
+                    self.status.set_state(
+                        StreamState::Streaming,
+                        Some("waiting for the file to exist".into()),
+                    );
+                    self.wait(backoff.next_delay(), &hard_stop).await;
+                }
+                SessionEnd::Unsupported(reason) => {
+                    self.status.set_state(StreamState::Failed, Some(reason));
+                    blocked_on = Some(want.started_at.clone());
+                }
+                SessionEnd::ContainerStopped => {
+                    self.status.set_state(
+                        StreamState::Draining,
+                        Some("the container is not running".into()),
+                    );
+                    blocked_on = Some(want.started_at.clone());
+                }
+                SessionEnd::Lost(reason) => {
+                    tracing::warn!(stream = ?self.key, %reason, "stream interrupted; retrying");
+                    self.status.set_state(StreamState::Streaming, Some(reason));
+                    self.wait(backoff.next_delay(), &hard_stop).await;
+                }
+            }
+        }
+    }
+
+    /// Sleeps, waking early when the wish changes or on hard stop.
+    async fn wait(&self, delay: Duration, hard_stop: &CancellationToken) {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = self.status.notify.notified() => {}
+            _ = hard_stop.cancelled() => {}
+        }
+    }
+
+    /// Kills the `tail`s a previous executor left running, if the container
+    /// has not restarted since (otherwise they died with it).
+    async fn kill_leftovers(&mut self, want: &DesiredStream) {
+        if !self.cp.pids.is_empty() && self.cp.started_at == want.started_at {
+            let pids = std::mem::take(&mut self.cp.pids);
+            tracing::info!(stream = ?self.key, ?pids, "stopping tails left by an earlier executor");
+            self.kill(&pids).await;
+        }
+        self.cp.pids.clear();
+        self.cp.started_at = want.started_at.clone();
+    }
+
+    fn next_generation(&mut self, rotated_in_view: bool) {
+        if rotated_in_view && self.lines.pending() > 0 {
+            // The old file ended without a newline: keep its last line whole.
+            let mut last = Vec::new();
+            let _ = self.lines.push(b"\n", |b| {
+                last.extend_from_slice(b);
+                Ok::<(), ()>(())
+            });
+            if let Some(w) = self.writer.as_mut()
+                && w.write(&last).is_ok()
+            {
+                self.status.lines.fetch_add(1, Ordering::Relaxed);
+                self.status
+                    .bytes
+                    .fetch_add(last.len() as u64 - 1, Ordering::Relaxed);
+                self.status
+                    .unterminated_lines
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.lines.clear();
+        self.status.rotations.fetch_add(1, Ordering::Relaxed);
+        self.cp.generation += 1;
+        self.consumed = 0;
+        self.fp = Fingerprint::default();
+        self.skip_existing = false;
+        self.dirty = true;
+    }
+
+    /// Starts one exec reading the path from byte `start`.
+    async fn start_reader(&self, start: u64, check_fp: bool) -> Result<Reader, SessionEnd> {
+        let argv = tail::stream_command(&self.key.path, start, check_fp);
+        let options = CreateExecOptions {
+            cmd: Some(argv),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            attach_stdin: Some(false),
+            tty: Some(false),
+            ..Default::default()
+        };
+        let timeout = self.settings.request_timeout;
+        let created = match tokio::time::timeout(
+            timeout,
+            self.docker.create_exec(&self.key.container_id, options),
+        )
+        .await
+        {
+            Ok(Ok(created)) => created,
+            Ok(Err(e)) => return Err(classify_docker_error(e)),
+            Err(_) => return Err(SessionEnd::Lost("creating the exec timed out".into())),
+        };
+        let start_options = StartExecOptions {
+            detach: false,
+            tty: false,
+            output_capacity: Some(64 * 1024),
+        };
+        let output = match tokio::time::timeout(
+            timeout,
+            self.docker.start_exec(&created.id, Some(start_options)),
+        )
+        .await
+        {
+            Ok(Ok(StartExecResults::Attached { output, .. })) => output,
+            Ok(Ok(StartExecResults::Detached)) => {
+                return Err(SessionEnd::Lost("the exec started detached".into()));
+            }
+            Ok(Err(e)) => return Err(classify_docker_error(e)),
+            Err(_) => return Err(SessionEnd::Lost("starting the exec timed out".into())),
+        };
+        Ok(Reader {
+            exec_id: created.id,
+            output,
+            header: check_fp.then(Vec::new),
+            mismatch: false,
+            pids: None,
+            exit: None,
+            cannot_open: false,
+            other_text: String::new(),
+            stderr_buf: Vec::new(),
+            replaced_at: None,
+            last_data: Instant::now(),
+            kill_sent: false,
+            ended: false,
+            lost: None,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The PIDs of all readers, recorded in the checkpoint so a restarted
+    /// executor can stop them.
+    fn record_pids(&mut self, readers: &VecDeque<Reader>) {
+        self.cp.pids = readers
+            .iter()
+            .filter(|r| !r.ended)
+            .filter_map(|r| r.pids)
+            .flatten()
+            .collect();
+        self.dirty = true;
+    }
+
+    /// Runs execs for the path from the current offset until the stream
+    /// stops or something needs the main loop.
+    ///
+    /// The first reader (the head) feeds the spool. When its detector says
+    /// the path names a new file, a second reader starts on it at once (so
+    /// a short-lived file is not skipped) and its bytes wait in memory (up to
+    /// [`PENDING_CAP`], after which it is simply not read: `tail` blocks, no
+    /// byte is lost) until the head's file has gone quiet and its exec ended.
+    async fn session(&mut self, want: &DesiredStream, hard_stop: &CancellationToken) -> SessionEnd {
+        let start = self.consumed;
+        self.lines.clear();
+        if start == 0 {
+            self.fp = Fingerprint::default();
+        }
+        let head = match self.start_reader(start, start > 0).await {
+            Ok(reader) => reader,
+            Err(end) => return end,
+        };
+        self.status.set_state(StreamState::Streaming, None);
+        let mut readers: VecDeque<Reader> = VecDeque::from([head]);
+        let mut stop_deadline: Option<Instant> = None;
+        let mut skipping = self.skip_existing;
+        let mut flush = tokio::time::interval(self.settings.flush_every);
+        flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let far = Instant::now() + Duration::from_secs(86400 * 365);
+
+        loop {
+            // Send the kills that are due: everything when stopping, a head
+            // whose file turned out to be another one, a replaced file that
+            // went quiet.
+            let now = Instant::now();
+            let mut wake = far;
+            for (i, r) in readers.iter_mut().enumerate() {
+                if r.kill_sent || r.ended {
+                    continue;
+                }
+                let rotate_due = r.replaced_at.map(|at| {
+                    (r.last_data + self.settings.rotate_quiet)
+                        .min(at + self.settings.rotate_max_wait)
+                });
+                let due = stop_deadline.is_some()
+                    || (i == 0 && r.mismatch)
+                    || rotate_due.is_some_and(|d| d <= now);
+                if due {
+                    if let Some(p) = r.pids {
+                        r.kill_sent = true;
+                        kill_detached(
+                            &self.docker,
+                            &self.key.container_id,
+                            &p,
+                            self.settings.request_timeout,
+                        );
+                    }
+                } else if let Some(d) = rotate_due {
+                    wake = wake.min(d);
+                }
+            }
+            if skipping {
+                wake = wake.min(readers[0].last_data + Duration::from_millis(700));
+            }
+            let buffered = self.writer.as_ref().is_some_and(|w| w.buffered() > 0);
+            if buffered {
+                wake = wake.min(readers[0].last_data + LINGER);
+            }
+            if let Some(d) = stop_deadline {
+                wake = wake.min(d);
+            }
+            let mut spawn_next = false;
+            tokio::select! {
+                (i, item) = next_output(&mut readers) => {
+                    let last = readers.len() - 1;
+                    let r = &mut readers[i];
+                    match item {
+                        Some(Ok(LogOutput::StdOut { message })) => {
+                            let mut data: &[u8] = &message;
+                            if let Some(buf) = r.header.as_mut() {
+                                match memchr::memchr(b'\n', data) {
+                                    Some(nl) => {
+                                        if buf.len() < 4096 {
+                                            buf.extend_from_slice(&data[..nl.min(4096)]);
+                                        }
+                                        if !self.fp.same_file(&ShellFingerprint::parse(buf)) {
+                                            tracing::info!(stream = ?self.key, "the file was replaced while the stream was away");
+                                            r.mismatch = true;
+                                        }
+                                        r.header = None;
+                                        data = &data[nl + 1..];
+                                    }
+                                    None => {
+                                        if buf.len() < 4096 {
+                                            buf.extend_from_slice(data);
+                                        }
+                                        data = &[];
+                                    }
+                                }
+                            }
+                            if !r.mismatch && !data.is_empty() {
+                                r.last_data = Instant::now();
+                                if i == 0 {
+                                    if let Err(e) = self.take(data, skipping) {
+                                        readers[0].lost = Some(format!("cannot write the spool: {e}"));
+                                        stop_deadline.get_or_insert(Instant::now());
+                                    }
+                                } else {
+                                    r.pending.extend_from_slice(data);
+                                }
+                            }
+                        }
+                        Some(Ok(LogOutput::StdErr { message })) => {
+                            r.stderr_buf.extend_from_slice(&message);
+                            let mut pids_changed = false;
+                            while let Some(nl) = memchr::memchr(b'\n', &r.stderr_buf) {
+                                let line: Vec<u8> = r.stderr_buf.drain(..=nl).collect();
+                                match tail::parse_stderr(&line[..line.len() - 1]) {
+                                    StderrLine::Pids { reader, detector } => {
+                                        r.pids = Some([reader, detector]);
+                                        // The reader runs from now on; measure quiet from here.
+                                        r.last_data = Instant::now();
+                                        pids_changed = true;
+                                    }
+                                    StderrLine::Exit(status) => r.exit = Some(status),
+                                    StderrLine::Replaced => {
+                                        r.replaced_at.get_or_insert_with(Instant::now);
+                                        // Only the newest reader's detector
+                                        // speaks for the path.
+                                        spawn_next |= i == last;
+                                    }
+                                    StderrLine::Gone => {}
+                                    StderrLine::CannotOpen => r.cannot_open = true,
+                                    StderrLine::Other(text) => {
+                                        tracing::debug!(stream = ?self.key, %text, "stderr");
+                                        r.other_text = text;
+                                    }
+                                }
+                            }
+                            if r.stderr_buf.len() > 64 * 1024 {
+                                r.stderr_buf.clear();
+                            }
+                            if pids_changed {
+                                self.record_pids(&readers);
+                                self.persist().await;
+                            }
+                        }
+                        Some(Ok(LogOutput::Console { message } | LogOutput::StdIn { message })) => {
+                            r.other_text = String::from_utf8_lossy(&message).trim().to_owned();
+                        }
+                        Some(Err(e)) => {
+                            r.lost = Some(format!("the exec stream failed: {e}"));
+                            r.ended = true;
+                        }
+                        None => r.ended = true,
+                    }
+                }
+                _ = flush.tick() => {
+                    if self.dirty {
+                        self.persist().await;
+                    }
+                }
+                _ = self.status.notify.notified(), if stop_deadline.is_none() => {
+                    let still = self.status.wanted();
+                    if still.as_ref().is_none_or(|w| w.started_at != want.started_at) {
+                        self.status.set_state(StreamState::Draining, None);
+                        stop_deadline = Some(Instant::now() + self.settings.drain_timeout);
+                    }
+                }
+                _ = hard_stop.cancelled() => {
+                    for r in readers.iter_mut().filter(|r| !r.kill_sent) {
+                        if let Some(p) = r.pids {
+                            r.kill_sent = true;
+                            kill_detached(&self.docker, &self.key.container_id, &p, self.settings.request_timeout);
+                        }
+                    }
+                    if self.dirty {
+                        self.persist().await;
+                    }
+                    return SessionEnd::Aborted;
+                }
+                _ = tokio::time::sleep_until(wake) => {
+                    if stop_deadline.is_some_and(|d| d <= Instant::now()) {
+                        tracing::warn!(stream = ?self.key, "drain timed out");
+                        if self.dirty {
+                            self.persist().await;
+                        }
+                        return SessionEnd::Unwanted;
+                    }
+                    if buffered
+                        && readers[0].last_data + LINGER <= Instant::now()
+                        && let Some(w) = self.writer.as_mut()
+                        && let Err(e) = w.flush_buf()
+                    {
+                        readers[0].lost = Some(format!("cannot write the spool: {e}"));
+                        stop_deadline.get_or_insert(Instant::now());
+                    }
+                    if skipping && readers[0].last_data + Duration::from_millis(700) <= Instant::now() {
+                        skipping = false;
+                        self.skip_existing = false;
+                    }
+                }
+            }
+            if spawn_next && stop_deadline.is_none() && readers.len() < MAX_READERS {
+                match self.start_reader(0, false).await {
+                    Ok(reader) => readers.push_back(reader),
+                    Err(end) => {
+                        tracing::warn!(stream = ?self.key, ?end, "cannot follow the new file yet")
+                    }
+                }
+            }
+            // A newest reader that could not open the file is dropped; the
+            // detector before it reports when the file appears.
+            if readers.len() > 1
+                && readers
+                    .back()
+                    .is_some_and(|r| r.ended && r.pending.is_empty() && r.cannot_open)
+            {
+                readers.pop_back();
+                if let Some(r) = readers.back_mut() {
+                    r.replaced_at = None;
+                }
+            }
+            // Hand over from ended heads to their successors, in order.
+            while readers.front().is_some_and(|r| r.ended) {
+                let head = readers.pop_front().expect("front");
+                self.record_pids(&readers);
+                if readers.is_empty() {
+                    if self.dirty {
+                        self.persist().await;
+                    }
+                    return self.classify(head, stop_deadline.is_some()).await;
+                }
+                let finished_file =
+                    head.mismatch || head.replaced_at.is_some() || stop_deadline.is_some();
+                if !finished_file
+                    || head.lost.is_some()
+                    || head.pids.is_none()
+                    || head.exit == Some(127)
+                {
+                    // The head broke down for another reason: stop the
+                    // others too and let the main loop decide.
+                    for r in readers.iter_mut().filter(|r| !r.kill_sent) {
+                        if let Some(p) = r.pids {
+                            kill_detached(
+                                &self.docker,
+                                &self.key.container_id,
+                                &p,
+                                self.settings.request_timeout,
+                            );
+                        }
+                    }
+                    if self.dirty {
+                        self.persist().await;
+                    }
+                    return self.classify(head, stop_deadline.is_some()).await;
+                }
+                self.next_generation(!head.mismatch);
+                let pending = std::mem::take(&mut readers[0].pending);
+                if !pending.is_empty()
+                    && let Err(e) = self.take(&pending, false)
+                {
+                    readers[0].lost = Some(format!("cannot write the spool: {e}"));
+                    stop_deadline.get_or_insert(Instant::now());
+                }
+                self.persist().await;
+            }
+        }
+    }
+
+    /// How a stream whose last reader ended goes on.
+    async fn classify(&mut self, head: Reader, stopping: bool) -> SessionEnd {
+        self.cp.pids.clear();
+        self.dirty = true;
+        if let Some(reason) = head.lost {
+            return SessionEnd::Lost(reason);
+        }
+        if head.pids.is_none() {
+            // The shell never ran: no `sh`, or the container stopped.
+            return match self.exec_exit_code(&head.exec_id).await {
+                Some(126 | 127) => SessionEnd::Unsupported(format!(
+                    "the container has no usable `sh`: {}",
+                    head.other_text
+                )),
+                _ if stopping => SessionEnd::Unwanted,
+                _ => SessionEnd::ContainerStopped,
+            };
+        }
+        if head.exit == Some(127) {
+            return SessionEnd::Unsupported(format!(
+                "the container has no `tail`: {}",
+                head.other_text
+            ));
+        }
+        if head.mismatch {
+            return SessionEnd::Replaced;
+        }
+        if stopping {
+            return SessionEnd::Unwanted;
+        }
+        if head.replaced_at.is_some() && head.kill_sent {
+            return SessionEnd::Rotated;
+        }
+        if head.cannot_open && head.exit.is_some_and(|s| s != 0) {
+            return SessionEnd::FileMissing;
+        }
+        if head.exit.is_none() && !self.container_running().await {
+            // The shell was killed before it could report: the container stopped.
+            return SessionEnd::ContainerStopped;
+        }
+        SessionEnd::Lost(format!(
+            "tail ended with status {:?}: {}",
+            head.exit, head.other_text
+        ))
+    }
+
+    /// Takes a chunk of the file: whole lines go to the spool.
+    fn take(&mut self, data: &[u8], skipping: bool) -> std::io::Result<()> {
+        if !self.fp.complete && self.consumed == 0 {
+            // Only a stream that started at byte 0 sees the first line.
+            self.fp.observe(data);
+        }
+        let writer = self.writer.as_mut().expect("writer open");
+        let released = if skipping {
+            self.lines.push(data, |_| Ok::<(), std::io::Error>(()))?
+        } else {
+            self.lines.push(data, |bytes| writer.write(bytes))?
+        };
+        self.consumed += released.bytes;
+        if !skipping {
+            self.status
+                .bytes
+                .fetch_add(released.bytes, Ordering::Relaxed);
+            self.status
+                .lines
+                .fetch_add(released.lines, Ordering::Relaxed);
+            if released.cut {
+                self.status.cut_lines.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Fsyncs the spool, then records the offset (never the other way
+    /// round: a checkpoint must not count bytes the spool could lose).
+    async fn persist(&mut self) {
+        let Some(mut writer) = self.writer.take() else {
+            return;
+        };
+        let mut cp = self.cp.clone();
+        cp.offset = self.consumed;
+        cp.fingerprint = tail::to_hex(&self.fp.head);
+        cp.fingerprint_complete = self.fp.complete;
+        let path = self.checkpoint_path.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = writer.sync().map_err(|e| e.to_string()).and_then(|mark| {
+                cp.spool = mark;
+                checkpoint::save(&path, &cp).map_err(|e| e.to_string())?;
+                Ok(cp)
+            });
+            (writer, result)
+        })
+        .await;
+        match joined {
+            Ok((writer, result)) => {
+                self.writer = Some(writer);
+                match result {
+                    Ok(cp) => {
+                        self.cp = cp;
+                        self.dirty = false;
+                    }
+                    Err(e) => {
+                        tracing::error!(stream = ?self.key, error = %e, "cannot checkpoint");
+                        self.status
+                            .set_state(StreamState::Streaming, Some(format!("checkpoint: {e}")));
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+        }
+    }
+
+    async fn kill(&self, pids: &[u32]) {
+        let _ = tokio::time::timeout(
+            self.settings.request_timeout,
+            kill(&self.docker, &self.key.container_id, pids),
+        )
+        .await;
+    }
+
+    /// Whether the container still runs (an unanswered question counts as
+    /// yes, so the stream retries rather than waits for a restart).
+    async fn container_running(&self) -> bool {
+        match tokio::time::timeout(
+            self.settings.request_timeout,
+            self.docker.inspect_container(&self.key.container_id, None),
+        )
+        .await
+        {
+            Ok(Ok(info)) => info.state.and_then(|s| s.running).unwrap_or(false),
+            Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            })) => false,
+            _ => true,
+        }
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Option<i64> {
+        // The exit code is set a moment after the stream ends.
+        for _ in 0..20 {
+            match tokio::time::timeout(
+                self.settings.request_timeout,
+                self.docker.inspect_exec(exec_id),
+            )
+            .await
+            {
+                Ok(Ok(info)) if info.running == Some(false) => return info.exit_code,
+                Ok(Ok(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// Final flush, and the live segment rotated if the stream is over for
+    /// good, so the budget can collect it once Logstash has read it.
+    async fn close(mut self) {
+        self.persist().await;
+        let gone = self.status.wanted().is_none();
+        if gone && let Some(mut writer) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || writer.rotate()).await;
+        }
+    }
+}
+
+/// How long written lines may sit in memory once the stream goes quiet.
+const LINGER: Duration = Duration::from_millis(20);
+
+/// At most this many execs per stream at once: the head and the files that
+/// replaced it since, which wait their turn.
+const MAX_READERS: usize = 4;
+
+/// Bytes a waiting reader may hold before it is no longer read.
+pub const PENDING_CAP: usize = 4 * 1024 * 1024;
+
+/// One exec reading one file.
+struct Reader {
+    exec_id: String,
+    output: Pin<Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    /// The fingerprint line, while it is being read.
+    header: Option<Vec<u8>>,
+    /// The fingerprint did not match: the data is not the checkpoint's file.
+    mismatch: bool,
+    pids: Option<[u32; 2]>,
+    exit: Option<i32>,
+    cannot_open: bool,
+    other_text: String,
+    stderr_buf: Vec<u8>,
+    /// When its detector reported that the path names another file.
+    replaced_at: Option<Instant>,
+    last_data: Instant,
+    kill_sent: bool,
+    ended: bool,
+    lost: Option<String>,
+    /// Bytes read while not the head, from byte 0 of its file.
+    pending: Vec<u8>,
+}
+
+/// The next item of any reader, the head first; a waiting reader whose
+/// buffer is full is not polled (backpressure into the container). Never
+/// resolves when every reader has ended.
+fn next_output(
+    readers: &mut VecDeque<Reader>,
+) -> impl Future<Output = (usize, Option<Result<LogOutput, bollard::errors::Error>>)> + '_ {
+    std::future::poll_fn(move |cx| {
+        for (i, r) in readers.iter_mut().enumerate() {
+            if r.ended || (i > 0 && r.pending.len() >= PENDING_CAP) {
+                continue;
+            }
+            if let Poll::Ready(item) = r.output.poll_next_unpin(cx) {
+                return Poll::Ready((i, item));
+            }
+        }
+        Poll::Pending
+    })
+}
+
+/// Kills a reader's processes without waiting for the kill exec.
+fn kill_detached(docker: &Docker, container: &str, pids: &[u32], timeout: Duration) {
+    let docker = docker.clone();
+    let container = container.to_owned();
+    let pids = pids.to_vec();
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(timeout, kill(&docker, &container, &pids)).await;
+    });
+}
+
+/// Sends `kill` for `pids` into the container (a second exec, argv only).
+pub(crate) async fn kill(
+    docker: &Docker,
+    container: &str,
+    pids: &[u32],
+) -> Result<(), bollard::errors::Error> {
+    let created = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(tail::kill_command(pids)),
+                attach_stdout: Some(false),
+                attach_stderr: Some(false),
+                ..Default::default()
+            },
+        )
+        .await?;
+    docker
+        .start_exec(
+            &created.id,
+            Some(StartExecOptions {
+                detach: true,
+                ..Default::default()
+            }),
+        )
+        .await?;
+    Ok(())
+}
+
+fn classify_docker_error(e: bollard::errors::Error) -> SessionEnd {
+    match &e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404 | 409,
+            ..
+        } => SessionEnd::ContainerStopped,
+        _ => SessionEnd::Lost(e.to_string()),
+    }
+}

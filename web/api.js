@@ -1,0 +1,123 @@
+// The REST API client: JSON in and out, the tab's token, and the signals the
+// shell turns into the error banner and the sign-in dialog.
+//
+// URLs are relative to the page, so the GUI also works behind a proxy that
+// serves it under a path prefix.
+
+const TOKEN_KEY = "logstash-mesos.token";
+const READ_ONLY_KEY = "logstash-mesos.read-only";
+
+/** The token lives in sessionStorage: kept for this tab, never in a cookie. */
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  set token(value) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+  /** The operator chose to browse without a token (writes will ask again). */
+  get readOnly() {
+    return sessionStorage.getItem(READ_ONLY_KEY) === "1";
+  },
+  set readOnly(value) {
+    if (value) sessionStorage.setItem(READ_ONLY_KEY, "1");
+    else sessionStorage.removeItem(READ_ONLY_KEY);
+  },
+};
+
+/** An answer other than 2xx, or no answer at all (status 0). */
+export class ApiError extends Error {
+  constructor(status, code, message, detail = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.line = detail.line;
+    this.column = detail.column;
+    this.detail = detail;
+  }
+
+  get unreachable() {
+    return this.status === 0;
+  }
+}
+
+const listeners = { unreachable: new Set(), reachable: new Set(), unauthorized: new Set() };
+
+/** Subscribes to "unreachable" (error), "reachable" (), "unauthorized" (error). */
+export function on(what, fn) {
+  listeners[what].add(fn);
+  return () => listeners[what].delete(fn);
+}
+
+export function emit(what, ...args) {
+  for (const fn of listeners[what]) fn(...args);
+}
+
+/**
+ * Calls the API. Resolves with the parsed JSON body; rejects with ApiError.
+ * `token` overrides the tab's token (to check a new one).
+ */
+export async function api(path, { method = "GET", body, token, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const secret = token === undefined ? session.token : token;
+  if (secret) headers.Authorization = `Bearer ${secret}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: "no-store",
+    });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    const error = new ApiError(0, "unreachable", `${method} ${path}: no answer (${e.message})`);
+    emit("unreachable", error);
+    throw error;
+  }
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (response.ok) {
+    emit("reachable");
+    return json;
+  }
+  const detail = (json && json.error) || {};
+  const error = new ApiError(
+    response.status,
+    detail.code || `http_${response.status}`,
+    detail.message || `${method} ${path} answered ${response.status} ${response.statusText}`,
+    detail,
+  );
+  if (response.status >= 500 || response.status === 408) emit("unreachable", error);
+  else emit("reachable");
+  if (response.status === 401 && token === undefined) emit("unauthorized", error);
+  return Promise.reject(error);
+}
+
+/** The API path of a config, `suffix` being "", "/history" or "/revert". */
+export function configUrl(name, suffix = "") {
+  // "." and ".." would be resolved away as path segments: only the seed's
+  // query form reaches them (and it has no history or revert).
+  if (!suffix && (name === "." || name === "..")) {
+    return `api/configs?name=${encodeURIComponent(name)}`;
+  }
+  return `api/configs/${encodeURIComponent(name)}${suffix}`;
+}
+
+/** GET that answers null for 404 instead of failing (endpoints that may not exist yet). */
+export async function apiOptional(path) {
+  try {
+    return await api(path);
+  } catch (e) {
+    if (e.status === 404) return null;
+    throw e;
+  }
+}
