@@ -90,9 +90,10 @@ pub enum MembershipError {
 
 /// Raft timing. The defaults suit a loaded 2-core machine: four to eight
 /// heartbeats per election timeout, so a busy moment does not look like a
-/// dead leader. A follower that saw a leader does not vote for anyone else
+/// dead leader, and 250 ms for an append to be written and fsynced on a
+/// follower (openraft times an append out after one heartbeat interval). A follower that saw a leader does not vote for anyone else
 /// within the leader lease (`election_max_ms`); the pre-vote gate starts the
-/// election right after it, so a failover takes about two seconds.
+/// election right after it, so a failover takes under two and a half seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub heartbeat_ms: u64,
@@ -106,9 +107,9 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            heartbeat_ms: 200,
-            election_min_ms: 800,
-            election_max_ms: 1600,
+            heartbeat_ms: 250,
+            election_min_ms: 1000,
+            election_max_ms: 2000,
             install_snapshot_timeout_ms: 10_000,
         }
     }
