@@ -272,7 +272,7 @@ struct ClusterArgs {
     #[arg(
         long,
         hide = true,
-        default_value = "200",
+        default_value = "250",
         env = "LOGSTASH_MESOS_RAFT_HEARTBEAT_MS"
     )]
     raft_heartbeat_ms: u64,
@@ -281,7 +281,7 @@ struct ClusterArgs {
     #[arg(
         long,
         hide = true,
-        default_value = "800-1600",
+        default_value = "1000-2000",
         env = "LOGSTASH_MESOS_RAFT_ELECTION_MS"
     )]
     raft_election_ms: String,

@@ -206,8 +206,8 @@ async fn a_paused_follower_rejoins_without_disturbing_the_leader() {
     let others: Vec<u64> = (1..=3).filter(|id| *id != follower).collect();
 
     cluster.replica(follower).signal("STOP");
-    // Well past the election timeout (at most 1.6 s, plus the leader lease).
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Well past the election timeout (at most 2 s, plus the leader lease).
+    tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         create(&cluster.url(leader, ""), "while-paused").await,
         Some(201),
@@ -244,7 +244,7 @@ async fn a_lone_replica_refuses_writes() {
     }
     // Once it has not heard from a quorum for an election timeout, the
     // leader knows it cannot commit.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let started = Instant::now();
     let answer = Answer::of(
         client_with(Duration::from_secs(20))

@@ -46,6 +46,9 @@ use super::types::{
 const MARKER: &[u8] = b"marker";
 const REQUEST_PREFIX: u8 = b'r';
 const CURRENT_SNAPSHOT: &[u8] = b"current";
+/// Present while the history holds events from before replication that no
+/// Raft snapshot covers yet: no other replica can get them until one does.
+const LEGACY: &[u8] = b"legacy";
 
 /// How long a request id is remembered, in proposal time. A forwarded write
 /// is retried for seconds at most; this leaves a wide margin.
@@ -59,9 +62,16 @@ pub struct Shared {
     pub state: RwLock<State>,
     pub store: EventStore,
     pub last_seq: watch::Sender<u64>,
+    sm: sled::Tree,
 }
 
 impl Shared {
+    /// Whether the history still holds events from before replication that
+    /// no snapshot covers (see [`LEGACY`]).
+    pub fn legacy_pending(&self) -> bool {
+        self.sm.contains_key(LEGACY).unwrap_or(true)
+    }
+
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.read().unwrap_or_else(|e| e.into_inner()))
     }
@@ -171,10 +181,16 @@ impl Machine {
                 .map_err(|e| JournalError::CorruptSnapshot(format!("state marker: {e}")))?,
             // A data directory from before replication: its history is the
             // state machine's, and the Raft log starts after it.
-            None => Marker {
-                last_seq: store.last_seq()?,
-                ..Marker::default()
-            },
+            None => {
+                let last_seq = store.last_seq()?;
+                if last_seq > 0 {
+                    sm.insert(LEGACY, &[]).map_err(JournalError::Storage)?;
+                }
+                Marker {
+                    last_seq,
+                    ..Marker::default()
+                }
+            }
         };
         store.truncate_after(marker.last_seq)?;
         let state = store.rebuild(marker.last_seq)?;
@@ -193,6 +209,7 @@ impl Machine {
             state: RwLock::new(state),
             store,
             last_seq,
+            sm: sm.clone(),
         });
         let mut machine = Machine {
             shared,
@@ -337,6 +354,7 @@ impl Machine {
             batch.insert(&request_key(*id), codec::encode(done));
         }
         batch.insert(MARKER, codec::encode(&marker));
+        batch.remove(LEGACY);
         self.sm.apply_batch(batch).map_err(sm_err)?;
         store.save_snapshot(&body.state).map_err(sm_err)?;
         self.snapshots
@@ -406,6 +424,7 @@ impl RaftStateMachine<TypeConfig> for Machine {
 
     async fn get_snapshot_builder(&mut self) -> Builder {
         Builder {
+            sm: self.sm.clone(),
             store: self.shared.store.clone(),
             db: self.db.clone(),
             snapshots: self.snapshots.clone(),
@@ -445,6 +464,7 @@ impl RaftStateMachine<TypeConfig> for Machine {
 /// apply path. Events up to the copy's last seq never change, so reading them
 /// later from the store gives exactly the history of the copy.
 pub struct Builder {
+    sm: sled::Tree,
     store: EventStore,
     db: sled::Db,
     snapshots: sled::Tree,
@@ -494,6 +514,8 @@ impl RaftSnapshotBuilder<TypeConfig> for Builder {
                 .map_err(sm_err)?;
             self.store.save_snapshot(&self.state).map_err(sm_err)?;
         }
+        // The snapshot holds the whole history, from before replication too.
+        self.sm.remove(LEGACY).map_err(sm_err)?;
         self.db.flush_async().await.map_err(sm_err)?;
         tracing::debug!(snapshot = %meta.snapshot_id, bytes = data.len(), "snapshot built");
         Ok(Snapshot {

@@ -90,9 +90,10 @@ pub enum MembershipError {
 
 /// Raft timing. The defaults suit a loaded 2-core machine: four to eight
 /// heartbeats per election timeout, so a busy moment does not look like a
-/// dead leader. A follower that saw a leader does not vote for anyone else
+/// dead leader, and 250 ms for an append to be written and fsynced on a
+/// follower (openraft times an append out after one heartbeat interval). A follower that saw a leader does not vote for anyone else
 /// within the leader lease (`election_max_ms`); the pre-vote gate starts the
-/// election right after it, so a failover takes about two seconds.
+/// election right after it, so a failover takes under two and a half seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub heartbeat_ms: u64,
@@ -106,9 +107,9 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            heartbeat_ms: 200,
-            election_min_ms: 800,
-            election_max_ms: 1600,
+            heartbeat_ms: 250,
+            election_min_ms: 1000,
+            election_max_ms: 2000,
             install_snapshot_timeout_ms: 10_000,
         }
     }
@@ -261,6 +262,15 @@ impl Journal {
         let log_view = log.clone();
         let machine = Machine::open(&db).await?;
         let shared = machine.shared();
+        let legacy = shared.legacy_pending();
+        if legacy && config.peers.len() > 1 {
+            return Err(JournalError::Config(
+                "this data directory holds a journal from before replication: start it once as a \
+                 single replica (without --peers) to convert it, then add the other replicas \
+                 with POST /api/cluster/members"
+                    .into(),
+            ));
+        }
         let secret: Option<Arc<str>> = config.secret.as_deref().map(Arc::from);
         let peers = Peers::new(secret.clone());
         let raft = Raft::new(
@@ -294,6 +304,10 @@ impl Journal {
                 | Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => {}
                 Err(e) => return Err(JournalError::Raft(e.to_string())),
             }
+        }
+
+        if legacy {
+            convert_legacy(&raft).await;
         }
 
         let stop = CancellationToken::new();
@@ -548,6 +562,11 @@ impl Journal {
                 "this cluster runs without a cluster secret; restart its replicas with --cluster-secret-file first".into(),
             ));
         }
+        if self.shared.legacy_pending() {
+            return Err(MembershipError::Refused(
+                "the history from before replication is not in a snapshot yet; restart this replica alone to convert it".into(),
+            ));
+        }
         self.membership_call(Forward::AddMember { id, addr }).await
     }
 
@@ -790,6 +809,39 @@ impl Journal {
 impl Drop for Journal {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// A single replica whose history predates replication puts it into a
+/// snapshot and purges the log behind it, so replicas added later receive
+/// the whole history (the snapshot) before any entry. Failing that, the
+/// replica keeps working alone and refuses new members until it succeeds on
+/// a later start.
+async fn convert_legacy(raft: &Raft) {
+    let converted = async {
+        raft.wait(Some(Duration::from_secs(10)))
+            .state(ServerState::Leader, "leading alone")
+            .await
+            .map_err(|e| e.to_string())?;
+        raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
+        let metrics = raft
+            .wait(Some(Duration::from_secs(60)))
+            .metrics(|m| m.snapshot.is_some(), "the first snapshot")
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(snapshot) = metrics.snapshot {
+            raft.trigger()
+                .purge_log(snapshot.index)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    };
+    match converted.await {
+        Ok(()) => tracing::info!("the history from before replication is now in a snapshot"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot snapshot the history from before replication yet")
+        }
     }
 }
 

@@ -375,3 +375,80 @@ proptest! {
         })?;
     }
 }
+
+/// Opens `dir` with `config` in a fresh runtime, retrying while sled still
+/// holds the lock of a journal this process just dropped, and runs `f`.
+fn with_journal<R>(
+    dir: &Path,
+    config: &ClusterConfig,
+    f: impl AsyncFn(&Journal) -> R,
+) -> Result<R, JournalError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let opened = runtime().block_on(async {
+            let journal = Journal::open_with(dir, config.clone()).await?;
+            let result = f(&journal).await;
+            journal.close().await?;
+            Ok(result)
+        });
+        match opened {
+            Err(JournalError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[test]
+fn a_journal_from_before_replication_is_converted_alone_then_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = {
+        let db = store::open_db(dir.path()).unwrap();
+        let events = store::EventStore::open(&db).unwrap();
+        let mut state = State::default();
+        let mut all = Vec::new();
+        for i in 0..3 {
+            let proposal = Proposal {
+                at: 1_700_000_000_000 + i,
+                actor: Actor::System,
+                command: create(&format!("old-{i}"), INPUTS[1]),
+            };
+            let envelopes = state.envelopes(&proposal).unwrap();
+            events.append(&envelopes).unwrap();
+            for env in &envelopes {
+                state.apply(env);
+            }
+            all.extend(envelopes);
+        }
+        db.flush().unwrap();
+        all
+    };
+    let mut several = ClusterConfig::single(1, "127.0.0.1:1");
+    several.peers = BTreeMap::from([(1, "127.0.0.1:1".into()), (2, "127.0.0.1:2".into())]);
+    several.secret = Some("a-secret-of-sixteen-chars".into());
+    match with_journal(dir.path(), &several, async |_| ()) {
+        Err(JournalError::Config(_)) => {}
+        Err(other) => panic!("expected Config, got {other}"),
+        Ok(()) => panic!("joined a cluster with a history the others cannot get"),
+    }
+    let mut alone = ClusterConfig::single(1, "127.0.0.1:1");
+    alone.secret = several.secret.clone();
+    let (seen, pending, snapshot) = with_journal(dir.path(), &alone, async |journal| {
+        journal
+            .submit(Actor::System, create("new", INPUTS[0]))
+            .await
+            .unwrap();
+        let seen: Vec<Envelope> = journal
+            .events(1, u64::MAX, true)
+            .map(Result::unwrap)
+            .collect();
+        let snapshot = journal.cluster_status().await.snapshot_index;
+        (seen, journal.shared.legacy_pending(), snapshot)
+    })
+    .unwrap();
+    assert_eq!(&seen[..3], &history[..]);
+    assert_eq!(seen.len(), 4);
+    assert!(!pending, "the old history is in a snapshot");
+    assert!(snapshot.is_some());
+}
