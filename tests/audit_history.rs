@@ -452,6 +452,8 @@ async fn health_ready_metrics_and_openapi() {
         r#"logstash_mesos_http_requests_total{method="GET",route="/api/configs/{*rest}",status="404"} 1"#,
         "logstash_mesos_http_request_duration_seconds_bucket",
         "logstash_mesos_journal_last_seq 5",
+        "logstash_mesos_raft_leader 1",
+        "logstash_mesos_mesos_subscribed 0",
     ] {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
     }

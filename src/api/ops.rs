@@ -57,6 +57,17 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let state = &app.journal;
     metrics::gauge!("logstash_mesos_journal_last_seq").set(state.last_seq() as f64);
     metrics::gauge!("logstash_mesos_journal_disk_bytes").set(state.size_on_disk() as f64);
+    let leadership = state.leadership().borrow().clone();
+    metrics::gauge!("logstash_mesos_raft_term").set(leadership.term as f64);
+    metrics::gauge!("logstash_mesos_raft_leader").set(f64::from(u8::from(leadership.leading)));
+    metrics::gauge!("logstash_mesos_raft_quorum_lost")
+        .set(f64::from(u8::from(leadership.quorum_lost)));
+    let connection = app.live.connection();
+    metrics::gauge!("logstash_mesos_mesos_subscribed").set(f64::from(u8::from(
+        connection.state == crate::scheduler::live::ConnectionState::Subscribed,
+    )));
+    metrics::gauge!("logstash_mesos_mesos_offers_suppressed")
+        .set(f64::from(u8::from(connection.suppressed)));
     for (agent, report) in app.live.reports() {
         let totals = &report.report.totals;
         let gauge = |name: &'static str, value: u64| {
