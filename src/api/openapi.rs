@@ -59,7 +59,7 @@ use super::{auth, cluster, configs, error, events, host_config, ops, replicas, v
         error::ErrorDetail,
         ops::Health,
         cluster::FrameworkJson,
-        cluster::ExecutorsJson,
+        views::ExecutorsJson,
         replicas::ClusterJson,
         replicas::MemberJson,
         replicas::NewMember,

@@ -3,9 +3,14 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use std::collections::BTreeMap;
+
+use crate::events::messages::{LogstashHealth, StreamReport};
 use crate::events::time::to_rfc3339;
 use crate::events::{ConfigKind, Envelope};
-use crate::state::{Change, ConfigHistory, ConfigVersion, ConfigView};
+use crate::scheduler::fingerprint::fingerprint;
+use crate::scheduler::live::Report;
+use crate::state::{Change, ConfigHistory, ConfigVersion, ConfigView, State, Task};
 
 /// A config as the seed API returned it (`name`, `input`), plus its version.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -167,6 +172,188 @@ impl From<&Envelope> for EventJson {
     }
 }
 
+impl EventJson {
+    /// The envelope this was made from: the tools read the API's events and
+    /// exports in this shape, and an import must give back the same history.
+    pub fn to_envelope(&self) -> Result<Envelope, String> {
+        let actor = self.actor.parse().map_err(|e| format!("{e}"))?;
+        let tagged = serde_json::json!({ self.event_type.as_str(): self.data });
+        let event = serde_json::from_value(tagged)
+            .map_err(|e| format!("{} event does not decode: {e}", self.event_type))?;
+        Ok(Envelope {
+            seq: self.seq,
+            at: self.at_ms,
+            actor,
+            event,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExecutorsJson {
+    /// The current config set version; executors that applied it are up to date.
+    pub config_version: u64,
+    pub executors: Vec<ExecutorJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExecutorJson {
+    pub agent_id: String,
+    pub hostname: String,
+    /// Our live task on the agent, if any.
+    pub task: Option<TaskJson>,
+    /// The last of our tasks on the agent that ended.
+    pub last_ended_task: Option<TaskJson>,
+    pub applied_version: Option<u64>,
+    pub up_to_date: bool,
+    pub streams: Vec<StreamJson>,
+    /// From the latest report; absent until the executor reported.
+    pub report: Option<ReportJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaskJson {
+    pub task_id: String,
+    pub executor_id: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    /// Whether the executor runs with the current settings.
+    pub current_settings: bool,
+    pub launched_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StreamJson {
+    pub container_id: String,
+    pub image: String,
+    pub path: String,
+    /// `started` or `failed`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub since: String,
+    pub lines: Option<u64>,
+    pub bytes: Option<u64>,
+    pub dropped_bytes: Option<u64>,
+    pub rotations: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReportJson {
+    pub received_at: String,
+    /// `NotInstalled`, `Starting`, `Running`, `Restarting`, `Failed`.
+    pub logstash: String,
+    pub lines: u64,
+    pub bytes: u64,
+    pub dropped_bytes: u64,
+    pub duplicate_lines: u64,
+    pub rotations: u64,
+    pub errors: Vec<String>,
+}
+
+impl ExecutorsJson {
+    /// The executors as the projections say, with the live counters of the
+    /// latest `reports` (by agent id); without reports, what the log alone says.
+    pub fn of(s: &State, reports: &BTreeMap<String, Report>) -> ExecutorsJson {
+        let current = s.settings.as_ref().map(fingerprint);
+        let task_json = |t: &Task| TaskJson {
+            task_id: t.task_id.clone(),
+            executor_id: t.executor_id.clone(),
+            state: format!("{:?}", t.state),
+            reason: t.reason.clone(),
+            message: t.message.clone(),
+            current_settings: current.as_deref().is_none_or(|f| f == t.fingerprint),
+            launched_at: to_rfc3339(t.launched_at),
+            updated_at: to_rfc3339(t.updated_at),
+        };
+        let executors = s
+            .cluster
+            .agents
+            .iter()
+            .map(|(agent_id, agent)| {
+                let report = reports.get(agent_id);
+                let reported = |container: &str, path: &str| -> Option<&StreamReport> {
+                    report.and_then(|r| {
+                        r.report
+                            .streams
+                            .iter()
+                            .find(|st| st.container_id == container && st.path == path)
+                    })
+                };
+                ExecutorJson {
+                    agent_id: agent_id.clone(),
+                    hostname: agent.hostname.clone(),
+                    task: s.cluster.tasks_on(agent_id).last().map(task_json),
+                    last_ended_task: agent.last_ended_task.as_ref().map(task_json),
+                    applied_version: agent.applied_version,
+                    up_to_date: agent.applied_version == Some(s.config_version),
+                    streams: agent
+                        .streams
+                        .iter()
+                        .map(|((container_id, path), st)| {
+                            let r = reported(container_id, path);
+                            StreamJson {
+                                container_id: container_id.clone(),
+                                image: st.image.clone(),
+                                path: path.clone(),
+                                state: format!("{:?}", st.state).to_lowercase(),
+                                reason: st.reason.clone(),
+                                since: to_rfc3339(st.since),
+                                lines: r.map(|r| r.lines),
+                                bytes: r.map(|r| r.bytes),
+                                dropped_bytes: r.map(|r| r.dropped_bytes),
+                                rotations: r.map(|r| r.rotations),
+                            }
+                        })
+                        .collect(),
+                    report: report.map(report_json),
+                }
+            })
+            .collect();
+        ExecutorsJson {
+            config_version: s.config_version,
+            executors,
+        }
+    }
+
+    /// Without what only the latest reports add: what a replay of the log
+    /// can be compared with.
+    pub fn without_live_counters(mut self) -> ExecutorsJson {
+        for e in &mut self.executors {
+            e.report = None;
+            for st in &mut e.streams {
+                st.lines = None;
+                st.bytes = None;
+                st.dropped_bytes = None;
+                st.rotations = None;
+            }
+        }
+        self
+    }
+}
+
+fn report_json(r: &Report) -> ReportJson {
+    let t = &r.report.totals;
+    ReportJson {
+        received_at: to_rfc3339(r.received_at),
+        logstash: match r.report.logstash {
+            LogstashHealth::NotInstalled => "NotInstalled",
+            LogstashHealth::Starting => "Starting",
+            LogstashHealth::Running => "Running",
+            LogstashHealth::Restarting => "Restarting",
+            LogstashHealth::Failed => "Failed",
+        }
+        .to_owned(),
+        lines: t.lines,
+        bytes: t.bytes,
+        dropped_bytes: t.dropped_bytes,
+        duplicate_lines: t.duplicate_lines,
+        rotations: t.rotations,
+        errors: r.report.errors.clone(),
+    }
+}
+
 /// A page of the audit history.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventPage {
@@ -213,4 +400,60 @@ pub struct WhoAmI {
     /// The actor recorded for this request's writes (`api:<label>`), or null
     /// when the request carried no token and the API has tokens.
     pub actor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Actor, Event, ExecutorCommand, ExecutorSettings, StreamChange};
+
+    #[test]
+    fn events_round_trip_through_their_json() {
+        let events = [
+            Event::ConfigUpdated {
+                name: "my/app:1 ü".into(),
+                input: "input {\n}\n".into(),
+                restored_from: Some(3),
+            },
+            Event::SettingsChanged {
+                settings: ExecutorSettings {
+                    cpus_milli: 200,
+                    mem_mib: 256,
+                    disk_mib: 0,
+                    logstash_heap_mib: 128,
+                    command: ExecutorCommand::Binary {
+                        path: "/usr/bin/x".into(),
+                        uri: None,
+                    },
+                },
+            },
+            Event::StreamsChanged {
+                agent_id: "a".into(),
+                container_id: "c".into(),
+                image: "i".into(),
+                path: "/p".into(),
+                change: StreamChange::Failed,
+                reason: Some("gone".into()),
+            },
+        ];
+        for (seq, event) in (1..).zip(events) {
+            let env = Envelope {
+                seq,
+                at: 1_700_000_000_123,
+                actor: Actor::Executor("agent:1".into()),
+                event,
+            };
+            let json = serde_json::to_string(&EventJson::from(&env)).unwrap();
+            let back: EventJson = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.to_envelope().unwrap(), env);
+        }
+        let mut bad = EventJson::from(&Envelope {
+            seq: 1,
+            at: 0,
+            actor: Actor::System,
+            event: Event::ConfigDeleted { name: "x".into() },
+        });
+        bad.event_type = "NoSuchEvent".into();
+        assert!(bad.to_envelope().unwrap_err().contains("NoSuchEvent"));
+    }
 }

@@ -25,12 +25,20 @@ use crate::events::codec;
 
 use super::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
 
+const LOG_TREE: &str = "raft_log";
+const META_TREE: &str = "raft_meta";
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 
 /// How long the flusher waits for more appends while writes arrive in bursts.
 const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// Whether `db` holds any Raft state (a vote, log entries): every replica
+/// that ever started does, a journal from before replication does not.
+pub fn holds_raft_state(db: &sled::Db) -> Result<bool, sled::Error> {
+    Ok(!db.open_tree(LOG_TREE)?.is_empty() || !db.open_tree(META_TREE)?.is_empty())
+}
 
 #[derive(Clone)]
 pub struct LogStore {
@@ -43,8 +51,8 @@ pub struct LogStore {
 impl LogStore {
     /// Opens the log trees of `db` and starts the flusher; needs a tokio runtime.
     pub fn open(db: &sled::Db) -> Result<LogStore, sled::Error> {
-        let log = db.open_tree("raft_log")?;
-        let meta = db.open_tree("raft_meta")?;
+        let log = db.open_tree(LOG_TREE)?;
+        let meta = db.open_tree(META_TREE)?;
         let (flusher, pending) = mpsc::unbounded_channel();
         let flushing = db.clone();
         std::thread::Builder::new()

@@ -143,6 +143,35 @@ struct StoredSnapshot {
     data: Vec<u8>,
 }
 
+/// The seq of the last event the state machine applied, as its marker
+/// records it: events stored beyond it are leftovers of a crash. `None` for
+/// a data directory from before replication (no marker; all events count).
+pub(super) fn applied_last_seq(db: &sled::Db) -> Result<Option<u64>, JournalError> {
+    let sm = db.open_tree("sm").map_err(JournalError::Storage)?;
+    match sm.get(MARKER).map_err(JournalError::Storage)? {
+        None => Ok(None),
+        Some(bytes) => codec::decode::<Marker>(&bytes)
+            .map(|m| Some(m.last_seq))
+            .map_err(|e| JournalError::CorruptSnapshot(format!("state marker: {e}"))),
+    }
+}
+
+/// The projections and the history the last Raft snapshot carries.
+pub(super) fn raft_snapshot(db: &sled::Db) -> Result<Option<(State, Vec<Envelope>)>, JournalError> {
+    let snapshots = db.open_tree("snapshot").map_err(JournalError::Storage)?;
+    let Some(bytes) = snapshots
+        .get(CURRENT_SNAPSHOT)
+        .map_err(JournalError::Storage)?
+    else {
+        return Ok(None);
+    };
+    let stored: StoredSnapshot = codec::decode(&bytes)
+        .map_err(|e| JournalError::CorruptSnapshot(format!("raft snapshot: {e}")))?;
+    let body: Body = codec::decode(&stored.data)
+        .map_err(|e| JournalError::CorruptSnapshot(format!("raft snapshot body: {e}")))?;
+    Ok(Some((body.state, body.events)))
+}
+
 pub struct Machine {
     shared: Arc<Shared>,
     db: sled::Db,

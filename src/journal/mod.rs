@@ -16,6 +16,7 @@
 mod log_store;
 mod machine;
 mod network;
+pub mod offline;
 mod prevote;
 mod routes;
 mod store;
@@ -60,6 +61,10 @@ pub enum JournalError {
     Storage(#[from] sled::Error),
     #[error("event {seq} cannot be read: {reason}")]
     Corrupt { seq: u64, reason: String },
+    #[error("{0} is not a data directory: it has no journal/ below it")]
+    NotADataDir(String),
+    #[error("the journal's files are damaged: {0}")]
+    Damaged(String),
     #[error("projection snapshot cannot be read: {0}")]
     CorruptSnapshot(String),
     #[error("invalid cluster settings: {0}")]
@@ -760,25 +765,7 @@ impl Journal {
     /// The seq of the last event at or before `time_ms` (0 if none): event times
     /// never decrease along the log, so this is a binary search by seq.
     pub fn seq_at_time(&self, time_ms: u64) -> Result<u64, JournalError> {
-        let (mut lo, mut hi) = (0u64, self.last_seq());
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            let at = self
-                .shared
-                .store
-                .get(mid)?
-                .ok_or_else(|| JournalError::Corrupt {
-                    seq: mid,
-                    reason: "missing".into(),
-                })?
-                .at;
-            if at <= time_ms {
-                lo = mid
-            } else {
-                hi = mid - 1
-            }
-        }
-        Ok(lo)
+        self.shared.store.seq_at_time(self.last_seq(), time_ms)
     }
 
     pub fn size_on_disk(&self) -> u64 {

@@ -166,6 +166,29 @@ impl EventStore {
         Ok(state)
     }
 
+    /// The seq of the last event at or before `time_ms` among `1..=last_seq`
+    /// (0 when none is): times never decrease along the log, so a binary
+    /// search finds it.
+    pub fn seq_at_time(&self, last_seq: u64, time_ms: u64) -> Result<u64, JournalError> {
+        let (mut lo, mut hi) = (0u64, last_seq);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let at = self
+                .get(mid)?
+                .ok_or_else(|| JournalError::Corrupt {
+                    seq: mid,
+                    reason: "missing".into(),
+                })?
+                .at;
+            if at <= time_ms {
+                lo = mid
+            } else {
+                hi = mid - 1
+            }
+        }
+        Ok(lo)
+    }
+
     /// Makes everything written so far durable.
     pub async fn flush(&self) -> Result<(), JournalError> {
         self.db.flush_async().await.map_err(JournalError::Storage)?;

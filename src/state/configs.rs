@@ -79,6 +79,11 @@ impl Configs {
         self.by_name.get(name)
     }
 
+    /// Every config ever created, deleted ones included, ordered by name.
+    pub fn histories(&self) -> impl Iterator<Item = (&str, &ConfigHistory)> {
+        self.by_name.iter().map(|(name, h)| (name.as_str(), h))
+    }
+
     pub fn current(&self, name: &str) -> Option<ConfigView<'_>> {
         let (name, history) = self.by_name.get_key_value(name)?;
         view(name, history, history.current()?)

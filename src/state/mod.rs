@@ -41,6 +41,14 @@ pub struct State {
 impl State {
     /// Folds one event into every projection. Events must come in seq order.
     pub fn apply(&mut self, env: &Envelope) {
+        self.apply_projections(env);
+        self.audit.apply(env);
+    }
+
+    /// Folds one event into every projection but the audit index, whose
+    /// size grows with the log: for readers that replay long histories and
+    /// do not query the audit trail (the event tools).
+    pub fn apply_projections(&mut self, env: &Envelope) {
         debug_assert_eq!(env.seq, self.last_seq + 1, "events applied out of order");
         self.last_seq = env.seq;
         self.last_at = self.last_at.max(env.at);
@@ -52,7 +60,6 @@ impl State {
         }
         self.configs.apply(env);
         self.cluster.apply(env);
-        self.audit.apply(env);
     }
 
     /// Builds the state from a whole history.
