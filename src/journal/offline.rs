@@ -79,33 +79,7 @@ impl DataDir {
         from: u64,
         to: u64,
     ) -> impl Iterator<Item = Result<Envelope, JournalError>> + '_ {
-        let to = to.min(self.last_seq);
-        let mut expected = from.max(1);
-        let mut stored = self.store.range(expected, to, true);
-        let mut ended = false;
-        std::iter::from_fn(move || {
-            if ended {
-                return None;
-            }
-            let item = match stored.next() {
-                Some(Ok(env)) if env.seq == expected => {
-                    expected += 1;
-                    return Some(Ok(env));
-                }
-                Some(Ok(env)) => Err(JournalError::Corrupt {
-                    seq: expected,
-                    reason: format!("missing; the next stored event is {}", env.seq),
-                }),
-                Some(Err(e)) => Err(e),
-                None if expected <= to => Err(JournalError::Corrupt {
-                    seq: expected,
-                    reason: format!("missing; the history should end at {to}"),
-                }),
-                None => return None,
-            };
-            ended = true;
-            Some(item)
-        })
+        self.store.dense(from, to.min(self.last_seq))
     }
 
     /// The seq of the last event at or before `time_ms` (0 if none).

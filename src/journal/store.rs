@@ -146,24 +146,45 @@ impl EventStore {
                 State::default()
             }
         };
-        let from = state.last_seq + 1;
-        for env in self.range(from, last_seq, true) {
-            let env = env?;
-            if env.seq != state.last_seq + 1 {
-                return Err(JournalError::Corrupt {
-                    seq: state.last_seq + 1,
-                    reason: format!("missing; the next stored event is {}", env.seq),
-                });
-            }
-            state.apply(&env);
-        }
-        if state.last_seq != last_seq {
-            return Err(JournalError::Corrupt {
-                seq: state.last_seq + 1,
-                reason: "missing".into(),
-            });
+        for env in self.dense(state.last_seq + 1, last_seq) {
+            state.apply(&env?);
         }
         Ok(state)
+    }
+
+    /// Events `from..=to`, oldest first, every one of them: a gap or an
+    /// undecodable record ends the iteration with an error naming the seq.
+    pub fn dense(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<Envelope, JournalError>> + '_ {
+        let mut expected = from.max(1);
+        let mut stored = self.range(expected, to, true);
+        let mut ended = false;
+        std::iter::from_fn(move || {
+            if ended {
+                return None;
+            }
+            let item = match stored.next() {
+                Some(Ok(env)) if env.seq == expected => {
+                    expected += 1;
+                    return Some(Ok(env));
+                }
+                Some(Ok(env)) => Err(JournalError::Corrupt {
+                    seq: expected,
+                    reason: format!("missing; the next stored event is {}", env.seq),
+                }),
+                Some(Err(e)) => Err(e),
+                None if expected <= to => Err(JournalError::Corrupt {
+                    seq: expected,
+                    reason: format!("missing; the history should end at {to}"),
+                }),
+                None => return None,
+            };
+            ended = true;
+            Some(item)
+        })
     }
 
     /// The seq of the last event at or before `time_ms` among `1..=last_seq`

@@ -523,12 +523,6 @@ fn verify_command(args: &SourceArgs, quiet: bool) -> anyhow::Result<Vec<Finding>
                 }
             },
         )?;
-        findings.insert(
-            0,
-            Finding::ok(format!(
-                "the history reads back: events 1 to {last}, dense, all decode"
-            )),
-        );
         if let Some(stored) = stored.as_ref().filter(|s| s.last_seq > last) {
             findings.push(Finding::failed(
                 "the stored projections are within the history",
@@ -554,11 +548,15 @@ fn verify_command(args: &SourceArgs, quiet: bool) -> anyhow::Result<Vec<Finding>
         }
     } else {
         advance(&mut state, &source, last, false, &mut progress, |_, _| {})?;
-        findings.push(Finding::ok(format!(
-            "the history reads back: events 1 to {last}, dense, all decode"
-        )));
     }
     progress.finish();
+    // Reaching here means every event was read and decoded in order.
+    findings.insert(
+        0,
+        Finding::ok(format!(
+            "the history reads back: events 1 to {last}, dense, all decode"
+        )),
+    );
 
     if let Some(api) = &compare_with {
         let mut attempt = 1;

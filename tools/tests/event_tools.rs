@@ -17,54 +17,54 @@ use support::{Replica, TOKEN, ok, path, stderr, tool};
 /// journal: configs with odd names, updates, a revert, a delete, the host
 /// config, settings, the framework, executors, tasks and streams.
 async fn write_history(replica: &Replica) {
-    let configs = [
+    let writes = [
         (
-            "nginx",
-            "input { file { docker-path => \"/var/log/nginx/access.log\" } }",
+            "POST",
+            "/api/configs",
+            json!({"name": "nginx", "input": "input { file { docker-path => \"/var/log/nginx/access.log\" } }"}),
+            201,
         ),
         (
-            "my/app:1 ü",
-            "input { file { docker-path => \"/srv/app.log\" } }",
+            "POST",
+            "/api/configs",
+            json!({"name": "my/app:1 ü", "input": "input { file { docker-path => \"/srv/app.log\" } }"}),
+            201,
         ),
         (
-            "myorg/*",
-            "input { file { docker-path => \"/var/log/*.log\" } }",
+            "POST",
+            "/api/configs",
+            json!({"name": "myorg/*", "input": "input { file { docker-path => \"/var/log/*.log\" } }"}),
+            201,
         ),
-    ];
-    for (name, input) in configs {
-        let (status, body) = replica
-            .send(
-                "POST",
-                "/api/configs",
-                json!({"name": name, "input": input}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let (status, body) = replica
-        .send(
+        (
             "PUT",
             "/api/configs/nginx",
             json!({"input": "input {\n  file { docker-path => \"/var/log/nginx/error.log\" }\n}\n"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = replica
-        .send("POST", "/api/configs/nginx/revert", json!({"version": 1}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = replica
-        .send(
+            200,
+        ),
+        (
+            "POST",
+            "/api/configs/nginx/revert",
+            json!({"version": 1}),
+            200,
+        ),
+        (
             "PUT",
             "/api/host-config",
             json!({"input": "input { file { host-path => \"/var/log/syslog\" } }"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = replica
-        .send("DELETE", "/api/configs/my%2Fapp%3A1%20%C3%BC", json!({}))
-        .await;
-    assert_eq!(status, 200, "{body}");
+            200,
+        ),
+        (
+            "DELETE",
+            "/api/configs/my%2Fapp%3A1%20%C3%BC",
+            json!({}),
+            200,
+        ),
+    ];
+    for (method, path, body, expected) in writes {
+        let (status, answer) = replica.send(method, path, body).await;
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+    }
 
     let journal = &replica.server.journal;
     let me = Actor::Replica(1);
