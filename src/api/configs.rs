@@ -30,6 +30,12 @@ const NAME_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// A config name as one segment of a URL path: names may hold slashes,
+/// spaces and unicode.
+pub fn name_in_path(name: &str) -> String {
+    utf8_percent_encode(name, NAME_IN_PATH).to_string()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -86,10 +92,7 @@ pub async fn create(
     app.journal.submit(actor, command).await?;
     let config = current(&app, &body.name)?;
     let mut headers = HeaderMap::new();
-    let location = format!(
-        "/api/configs/{}",
-        utf8_percent_encode(&body.name, NAME_IN_PATH)
-    );
+    let location = format!("/api/configs/{}", name_in_path(&body.name));
     if let Ok(value) = HeaderValue::from_str(&location) {
         headers.insert(header::LOCATION, value);
     }
@@ -398,6 +401,15 @@ mod tests {
 
     fn t(path: &str) -> Result<Target, u16> {
         target(&path.parse().unwrap()).map_err(|e| e.status.as_u16())
+    }
+
+    #[test]
+    fn names_are_encoded_for_a_path_segment() {
+        assert_eq!(name_in_path("my/app:1 ü"), "my%2Fapp%3A1%20%C3%BC");
+        assert_eq!(
+            t(&format!("/api/configs/{}/history", name_in_path("a/b c"))),
+            Ok(Target::History("a/b c".into()))
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{ANONYMOUS, TokenError, Tokens};
-pub use configs::SEQ_HEADER;
+pub use configs::{SEQ_HEADER, name_in_path};
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
 pub use openapi::ApiDoc;

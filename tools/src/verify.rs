@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use logstash_mesos::api::name_in_path;
 use logstash_mesos::api::views::{ExecutorJson, ExecutorsJson, HistoryJson};
 use logstash_mesos::state::State;
 use serde::{Deserialize, Serialize};
@@ -190,7 +191,7 @@ impl ApiView {
         let mut histories = Vec::new();
         for name in &all {
             let mut history: HistoryJson =
-                api.get(&format!("/api/configs/{}/history", path_segment(name)))?;
+                api.get(&format!("/api/configs/{}/history", name_in_path(name)))?;
             history.versions.retain(|v| v.seq <= seq);
             if !history.versions.is_empty() {
                 histories.push(history);
@@ -284,20 +285,6 @@ fn pretty<T: Serialize + ?Sized>(value: &T) -> String {
     s
 }
 
-/// Percent-encodes a config name for one path segment: names may hold
-/// slashes, spaces, unicode.
-pub fn path_segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,10 +346,5 @@ mod tests {
                 .unwrap()
                 .contains("-    \"input\": \"two\"")
         );
-    }
-
-    #[test]
-    fn names_are_encoded_for_a_path_segment() {
-        assert_eq!(path_segment("my/app:1 ü"), "my%2Fapp%3A1%20%C3%BC");
     }
 }
