@@ -3,8 +3,6 @@
 //! `chromium-driver` packages (`.ci/run` installs them). Without them the
 //! tests print SKIP and pass.
 
-#![allow(dead_code)]
-
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

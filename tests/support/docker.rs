@@ -148,11 +148,37 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// The label that confines one test's executor to that test's containers:
+/// the tests share one Docker engine and run in parallel, and an executor
+/// would otherwise stream every container of the image.
+pub struct Scope {
+    value: String,
+}
+
+impl Scope {
+    const KEY: &'static str = "lsm-test-scope";
+
+    pub fn new() -> Scope {
+        Scope {
+            value: unique("scope"),
+        }
+    }
+
+    /// The label to start the test's containers with.
+    pub fn label(&self) -> (&str, &str) {
+        (Scope::KEY, &self.value)
+    }
+
+    /// The value of the executor's `--require-label`.
+    pub fn require_label(&self) -> String {
+        format!("{}={}", Scope::KEY, self.value)
+    }
+}
+
 /// A running container, force-removed on drop.
 pub struct TestContainer {
     docker: Docker,
     pub id: String,
-    pub name: String,
 }
 
 impl TestContainer {
@@ -188,7 +214,6 @@ impl TestContainer {
         let container = TestContainer {
             docker: docker.clone(),
             id: created.id,
-            name,
         };
         container.start_again().await;
         container

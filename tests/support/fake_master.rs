@@ -7,8 +7,6 @@
 //! wrong on another call), RecordIO event streams, and protocol-relative
 //! redirects. The real master is exercised by `tests/mesos_real_client.rs`.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -161,7 +159,6 @@ impl Script {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub at: Instant,
-    pub path: String,
     pub headers: HeaderMap,
     pub call: Option<Call>,
     /// The status the fake answered.
@@ -270,10 +267,6 @@ impl FakeMaster {
         format!("http://{}/api/v1/scheduler", self.addr)
     }
 
-    pub fn push(&self, script: Script) {
-        self.state.scripts.lock().unwrap().push_back(script);
-    }
-
     /// What SUBSCRIBEs get once the scripts are used up.
     pub fn set_fallback(&self, script: Script) {
         *self.state.fallback.lock().unwrap() = script;
@@ -307,14 +300,6 @@ impl FakeMaster {
         self.state.stream_id.lock().unwrap().clone()
     }
 
-    pub fn streams_started(&self) -> usize {
-        self.state.streams_started.load(Ordering::SeqCst)
-    }
-
-    pub fn open_streams(&self) -> usize {
-        self.state.open_streams.load(Ordering::SeqCst)
-    }
-
     /// The most event streams that were ever open at the same time.
     pub fn max_open_streams(&self) -> usize {
         self.state.max_open_streams.load(Ordering::SeqCst)
@@ -346,10 +331,9 @@ fn text(status: u16, body: &str) -> Response {
         .into_response()
 }
 
-fn record(state: &FakeState, path: &str, headers: &HeaderMap, call: Option<Call>, status: u16) {
+fn record(state: &FakeState, headers: &HeaderMap, call: Option<Call>, status: u16) {
     state.recorded.lock().unwrap().push(Recorded {
         at: Instant::now(),
-        path: path.to_owned(),
         headers: headers.clone(),
         call,
         status,
@@ -358,31 +342,29 @@ fn record(state: &FakeState, path: &str, headers: &HeaderMap, call: Option<Call>
 
 async fn scheduler(
     State(state): State<Arc<FakeState>>,
-    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_owned();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if content_type != "application/x-protobuf" {
-        record(&state, &path, &headers, None, 415);
+        record(&state, &headers, None, 415);
         return text(415, "Unsupported Content-Type");
     }
     let Ok(call) = Call::decode(body) else {
-        record(&state, &path, &headers, None, 400);
+        record(&state, &headers, None, 400);
         return text(400, "Failed to parse body into Call protobuf");
     };
     let is_subscribe = call.r#type == Some(call::Type::Subscribe as i32);
     if !is_subscribe {
         let (status, body) = non_subscribe(&state, &headers, &call);
-        record(&state, &path, &headers, Some(call), status);
+        record(&state, &headers, Some(call), status);
         return text(status, &body);
     }
     if headers.contains_key("mesos-stream-id") {
-        record(&state, &path, &headers, Some(call), 400);
+        record(&state, &headers, Some(call), 400);
         return text(
             400,
             "Subscribe calls should not include the 'Mesos-Stream-Id' header",
@@ -395,7 +377,7 @@ async fn scheduler(
         .map(|f| f.value.clone());
     let call_id = call.framework_id.as_ref().map(|f| f.value.clone());
     if info_id != call_id {
-        record(&state, &path, &headers, Some(call), 400);
+        record(&state, &headers, Some(call), 400);
         return text(
             400,
             "'framework_id' differs from 'subscribe.framework_info.id'",
@@ -407,7 +389,7 @@ async fn scheduler(
     };
     match script {
         Script::Redirect(location) => {
-            record(&state, &path, &headers, Some(call), 307);
+            record(&state, &headers, Some(call), 307);
             (
                 StatusCode::TEMPORARY_REDIRECT,
                 [(header::LOCATION, location)],
@@ -415,11 +397,11 @@ async fn scheduler(
                 .into_response()
         }
         Script::Status(status, body) => {
-            record(&state, &path, &headers, Some(call), status);
+            record(&state, &headers, Some(call), status);
             text(status, &body)
         }
         Script::Stream(steps) => {
-            record(&state, &path, &headers, Some(call.clone()), 200);
+            record(&state, &headers, Some(call.clone()), 200);
             let n = state.streams_started.fetch_add(1, Ordering::SeqCst) + 1;
             let stream_id = format!("fake-stream-{n:04}-{}", state.port);
             *state.stream_id.lock().unwrap() = Some(stream_id.clone());

@@ -5,6 +5,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The tests share one master, so they take turns: offers would otherwise be
+/// split between their frameworks. Hold the guard for the whole test.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    TURN.lock().await
+}
+
 /// The master URL, or `None` after printing why the test is skipped.
 pub fn master_url(test: &str) -> Option<String> {
     match std::env::var("MESOS_REAL_URL") {

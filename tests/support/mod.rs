@@ -1,8 +1,6 @@
 //! Helpers shared by the integration tests: the real binary, started on a free
 //! port with its own data directory, and a JSON client for it.
 
-#![allow(dead_code)]
-
 pub mod docker;
 
 use std::io::{BufRead, BufReader};
@@ -39,9 +37,13 @@ impl Instance {
         Instance::start("local", data_dir, &all)
     }
 
-    /// Starts `logstash-mesos local` with its in-process executor.
-    pub fn local_with_executor(data_dir: &Path, args: &[&str]) -> Instance {
-        Instance::start("local", data_dir, args)
+    /// Starts `logstash-mesos local` with its in-process executor, which
+    /// touches only the containers labelled with `scope`.
+    pub fn local_with_executor(data_dir: &Path, scope: &docker::Scope, args: &[&str]) -> Instance {
+        let label = scope.require_label();
+        let mut all = vec!["--require-label", &label];
+        all.extend_from_slice(args);
+        Instance::start("local", data_dir, &all)
     }
 
     /// Starts `logstash-mesos scheduler` the same way.
@@ -107,12 +109,6 @@ impl Instance {
             .status()
             .expect("kill");
         assert!(status.success(), "kill -{name} {pid}");
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     pub fn url(&self, path: &str) -> String {

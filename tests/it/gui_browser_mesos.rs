@@ -3,7 +3,7 @@
 //! by real executors on real agents. Skips without the harness or without
 //! chromium.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ async fn the_nodes_page_shows_the_executors_on_the_real_agents() {
     let Some(master) = mesos::master_url("the_nodes_page_shows_the_executors") else {
         return;
     };
+    let _turn = mesos::turn().await;
     let Some(mut browser) = Browser::start("the_nodes_page_shows_the_executors").await else {
         return;
     };

@@ -3,14 +3,14 @@
 //! the node card lists every stream with its state and counters. Skips
 //! without a Docker engine or without chromium.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::browser::{Browser, NARROW, WIDE, screenshot_dir};
-use support::docker::{BUSYBOX, TestContainer, docker_or_skip, ensure_images, eventually};
+use support::docker::{BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images, eventually};
 use support::{Answer, Instance, client};
 
 /// A container that writes an access log line every 50 ms.
@@ -29,15 +29,19 @@ async fn the_dashboard_and_the_node_card_show_the_streaming_containers() {
         return;
     };
     ensure_images(&docker).await;
+    let scope = Scope::new();
     let containers = [
-        TestContainer::start(&docker, BUSYBOX, Some(WRITER), &[]).await,
-        TestContainer::start(&docker, BUSYBOX, Some(WRITER), &[]).await,
+        TestContainer::start(&docker, BUSYBOX, Some(WRITER), &[scope.label()]).await,
+        TestContainer::start(&docker, BUSYBOX, Some(WRITER), &[scope.label()]).await,
     ];
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let stand_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/stand-in-logstash");
-    let local =
-        Instance::local_with_executor(&data, &["--logstash-bin", stand_in.to_str().unwrap()]);
+    let local = Instance::local_with_executor(
+        &data,
+        &scope,
+        &["--logstash-bin", stand_in.to_str().unwrap()],
+    );
     let input = "input {\n  file {\n    docker-path => \"/var/log/app/access.log\"\n    type => \"access\"\n  }\n}\n";
     let created = Answer::of(
         client()

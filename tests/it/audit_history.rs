@@ -1,7 +1,7 @@
 //! The audit history over a real socket: filters, pagination, per-config
 //! history, time travel, revert, the live SSE stream, and the ops endpoints.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The config API over a real socket, as a client of the seed's README uses it,
 //! with every status code the API promises.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Answer, Instance, client, encode};

@@ -20,8 +20,6 @@ use mesos::scheduler::{
     SubscribeError, SubscribeOptions, Subscription,
 };
 
-static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 const WAIT: Duration = Duration::from_secs(30);
 
 fn master_url() -> Option<String> {
@@ -193,7 +191,7 @@ async fn next(rx: &mut tokio::sync::mpsc::Receiver<Incoming>) -> Incoming {
 #[tokio::test]
 async fn real_master_offers_round_trip_byte_exact() {
     let Some(url) = master_url() else { return };
-    let _turn = TURN.lock().await;
+    let _turn = crate::support::mesos::turn().await;
     let config = SchedulerConfig::from_master_list(&url).unwrap();
     let endpoint = config.masters[0].clone();
     let client = SchedulerClient::new(config).unwrap();
@@ -433,7 +431,7 @@ async fn real_master_offers_round_trip_byte_exact() {
 #[tokio::test]
 async fn real_master_driver_calls_failover_and_teardown() {
     let Some(url) = master_url() else { return };
-    let _turn = TURN.lock().await;
+    let _turn = crate::support::mesos::turn().await;
     let mut config = SchedulerConfig::from_master_list(&url).unwrap();
     config.backoff =
         mesos::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
@@ -552,7 +550,7 @@ async fn real_master_driver_calls_failover_and_teardown() {
 #[tokio::test]
 async fn real_master_driver_teardown_stops_cleanly() {
     let Some(url) = master_url() else { return };
-    let _turn = TURN.lock().await;
+    let _turn = crate::support::mesos::turn().await;
     let config = SchedulerConfig::from_master_list(&url).unwrap();
     let cancel = CancellationToken::new();
     let options = SubscribeOptions {

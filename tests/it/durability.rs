@@ -1,7 +1,7 @@
 //! Acknowledged writes survive `kill -9`: configs, versions, audit history and
 //! time travel are exactly as before after a restart.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Answer, Instance, client, encode};

@@ -2,7 +2,7 @@
 //! `/` and `/ui/*` (or none with `--no-ui`), config validation without saving,
 //! `GET /api/whoami`, and where the live stream starts.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

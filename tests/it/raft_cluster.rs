@@ -3,7 +3,7 @@
 //! election timeout, a replica left alone, and a replica added and removed.
 //! The tests run one at a time (they share two cores with everything else).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,7 +4,7 @@
 //! framework id, the master shows exactly one connected framework of ours,
 //! and no executor is launched again.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -67,6 +67,7 @@ async fn a_new_leader_resubscribes_with_the_same_framework_id() {
     else {
         return;
     };
+    let _turn = mesos::turn().await;
     let agents = mesos::active_agents(&master).await;
     assert!(agents >= 1, "the harness has no active agents");
     let name = format!("lm-ha-{}", std::process::id());

@@ -3,7 +3,7 @@
 //! executor replaced on its agent, a restarted scheduler resuming its
 //! framework without duplicates, configs reaching every executor, teardown.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -65,6 +65,7 @@ async fn scheduler_against_the_real_master() {
     let Some(master) = mesos::master_url("scheduler_against_the_real_master") else {
         return;
     };
+    let _turn = mesos::turn().await;
     let agents = mesos::active_agents(&master).await;
     assert!(agents >= 1, "the harness has no active agents");
     let name = format!("lm-test-{}", std::process::id());

@@ -3,13 +3,13 @@
 //! the rendered pipeline points Logstash (a stand-in script, named as such) at
 //! it, and a config change reaches Logstash by reload, without a restart.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::docker::{BUSYBOX, TestContainer, docker_or_skip, ensure_images, eventually};
+use support::docker::{BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images, eventually};
 use support::{Answer, Instance, client, encode};
 
 fn stand_in() -> PathBuf {
@@ -55,17 +55,21 @@ async fn local_mode_streams_a_container_into_logstash() {
         return;
     };
     ensure_images(&docker).await;
+    let scope = Scope::new();
     let container = TestContainer::start(
         &docker,
         BUSYBOX,
         Some("mkdir -p /var/log/app; for i in $(seq 1 50); do echo \"line $i\" >> /var/log/app/app.log; done; sleep 3600"),
-        &[],
+        &[scope.label()],
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let instance =
-        Instance::local_with_executor(&data, &["--logstash-bin", stand_in().to_str().unwrap()]);
+    let instance = Instance::local_with_executor(
+        &data,
+        &scope,
+        &["--logstash-bin", stand_in().to_str().unwrap()],
+    );
 
     let config = "input {\n  file {\n    docker-path => \"/var/log/app/app.log\"\n  }\n}\n";
     let created = Answer::of(

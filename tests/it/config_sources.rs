@@ -1,7 +1,7 @@
 //! Config sources besides the config API: the configuration directory and the
 //! host-level config, over a real socket and a real file system.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

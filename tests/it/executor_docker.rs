@@ -2,7 +2,7 @@
 //! matching, streams, rotation, crash recovery and hostile paths. Every test
 //! prints `SKIP: ...` and passes when there is no engine.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

@@ -2,7 +2,7 @@
 //! scripted FAKE master and agent in `support/fake_master.rs`: redirects,
 //! 503s, dead and broken streams, fail-over, removal, and the header rules.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

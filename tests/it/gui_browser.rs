@@ -3,7 +3,7 @@
 //! saves a screenshot of its page (see `support::browser::screenshot_dir`).
 //! Without chromium and chromedriver installed the tests print SKIP and pass.
 
-mod support;
+use crate::support;
 
 use std::time::Instant;
 
