@@ -14,7 +14,7 @@
 //! loads the leader of a three-replica cluster, for a profiler to watch.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(unused_imports)]
+#[allow(unused_imports, dead_code)]
 mod support;
 
 use std::sync::Arc;
