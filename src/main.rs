@@ -235,8 +235,9 @@ struct ClusterArgs {
     node_id: u64,
 
     /// The replicas that form the cluster on first start, `ID=HOST:PORT` comma separated,
-    /// this one included; each address is that replica's --listen as the others reach it.
-    /// Omitted: a cluster of this one replica. Later changes go through /api/cluster/members.
+    /// this one included; each address is that replica's --raft-listen (or --listen) as the
+    /// others reach it. Omitted: a cluster of this one replica. Later changes go through
+    /// /api/cluster/members.
     #[arg(
         long,
         value_name = "ID=HOST:PORT,...",
@@ -246,9 +247,20 @@ struct ClusterArgs {
     peers: Vec<String>,
 
     /// File holding the secret the replicas authenticate each other's Raft calls with;
-    /// required with more than one replica.
+    /// required with more than one replica. It is never sent: calls carry an HMAC.
     #[arg(long, value_name = "PATH", env = "LOGSTASH_MESOS_CLUSTER_SECRET_FILE")]
     cluster_secret_file: Option<PathBuf>,
+
+    /// Serve the replicas' Raft calls (`/raft/`) on this address instead of --listen, so
+    /// API clients cannot starve replication. The other replicas then reach this one here:
+    /// name this address in --peers and when adding the replica.
+    #[arg(long, value_name = "HOST:PORT", env = "LOGSTASH_MESOS_RAFT_LISTEN")]
+    raft_listen: Option<SocketAddr>,
+
+    /// How long a replica being added (POST /api/cluster/members) may take to catch up
+    /// with the log before it is removed again and the request fails (e.g. `20s`, `2min`).
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration, env = "LOGSTASH_MESOS_RAFT_CATCH_UP_TIMEOUT")]
+    raft_catch_up_timeout: std::time::Duration,
 
     /// Raft log entries between two snapshots (tests lower it to force snapshots).
     #[arg(
@@ -343,12 +355,15 @@ impl ClusterArgs {
             .context("--raft-election-ms must be MIN-MAX in milliseconds")?;
         Ok(ClusterSettings {
             node_id: self.node_id,
+            raft_listen: self.raft_listen,
             peers,
             secret,
             timing: Timing {
                 heartbeat_ms: self.raft_heartbeat_ms,
                 election_min_ms: min,
                 election_max_ms: max,
+                catch_up_ms: u64::try_from(self.raft_catch_up_timeout.as_millis())
+                    .unwrap_or(u64::MAX),
                 ..Timing::default()
             },
             compaction: Compaction {
