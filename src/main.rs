@@ -15,7 +15,7 @@ use logstash_mesos::executor::workload::{DockerWorkload, WorkloadSettings};
 use logstash_mesos::journal::{Compaction, Timing};
 use logstash_mesos::local;
 use logstash_mesos::mesos::executor::ExecutorEnv;
-use logstash_mesos::mesos::scheduler::SchedulerConfig;
+use logstash_mesos::mesos::scheduler::{SchedulerClient, SchedulerConfig};
 use logstash_mesos::scheduler::constraints::Constraint;
 use logstash_mesos::scheduler::driver::{Leader, Outcome};
 use logstash_mesos::scheduler::leadership;
@@ -123,10 +123,16 @@ struct SchedulerArgs {
 
 #[derive(Debug, Args)]
 struct MesosArgs {
-    /// Mesos master URLs, comma separated (e.g. http://m1:5050,http://m2:5050); a
-    /// non-leading master redirects to the leader.
+    /// Mesos master URLs, comma separated (e.g. https://m1:5050,https://m2:5050); a
+    /// non-leading master redirects to the leader. Use https:// with --mesos-principal,
+    /// or the secret travels in clear text.
     #[arg(long, value_name = "URLS", env = "LOGSTASH_MESOS_MASTER")]
     master: String,
+
+    /// PEM file of the CA(s) that sign the https:// masters' certificates (a private CA);
+    /// only these are trusted then. Without it, the system's CA store is used.
+    #[arg(long, value_name = "PATH", env = "LOGSTASH_MESOS_MESOS_CA_FILE")]
+    mesos_ca_file: Option<PathBuf>,
 
     /// Principal for HTTP Basic authentication with the master, and the framework's principal.
     #[arg(long, env = "LOGSTASH_MESOS_MESOS_PRINCIPAL")]
@@ -619,12 +625,14 @@ fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
 fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let mut config = args.common.server_config(args.listen)?;
     config.cluster = args.cluster.settings()?;
+    let mesos = args.mesos.scheduler_config()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
+        SchedulerClient::new(mesos.clone())?.check_tls().await?;
         let server = Server::start(config).await?;
         let leader = args
             .mesos
-            .leader(&server, args.listen, args.cluster.node_id)?;
+            .leader(mesos, &server, args.listen, args.cluster.node_id)?;
         if args.teardown {
             leader.teardown(std::time::Duration::from_secs(60)).await?;
             println!("logstash-mesos: the framework was torn down");
@@ -660,9 +668,13 @@ fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 }
 
 impl MesosArgs {
-    fn leader(&self, server: &Server, listen: SocketAddr, replica: u64) -> anyhow::Result<Leader> {
+    /// How the scheduler reaches the masters.
+    fn scheduler_config(&self) -> anyhow::Result<SchedulerConfig> {
         let mut mesos = SchedulerConfig::from_master_list(&self.master)
             .with_context(|| format!("--master {:?}", self.master))?;
+        if let Some(path) = &self.mesos_ca_file {
+            mesos = mesos.with_ca_file(path);
+        }
         if let Some(principal) = &self.mesos_principal {
             let secret = match &self.mesos_secret_file {
                 Some(path) => std::fs::read_to_string(path)
@@ -671,8 +683,23 @@ impl MesosArgs {
                     .to_owned(),
                 None => anyhow::bail!("--mesos-principal needs --mesos-secret-file"),
             };
+            if mesos.has_plain_http_master() {
+                tracing::warn!(
+                    "--mesos-principal with an http:// master: the secret travels in clear text; use https:// masters"
+                );
+            }
             mesos = mesos.with_credentials(principal.clone(), secret);
         }
+        Ok(mesos)
+    }
+
+    fn leader(
+        &self,
+        mesos: SchedulerConfig,
+        server: &Server,
+        listen: SocketAddr,
+        replica: u64,
+    ) -> anyhow::Result<Leader> {
         let hostname = hostname();
         let webui_url = self
             .webui_url
