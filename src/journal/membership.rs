@@ -57,6 +57,9 @@ fn check_hello(
         Err(e @ PeerError::NotAuthenticated { .. }) => Err(MembershipError::Refused(format!(
             "{e}; start it with the same --cluster-secret-file"
         ))),
+        Err(PeerError::Misdirected { reason, .. }) => Err(MembershipError::Refused(format!(
+            "the replica at {addr} is not replica {id} ({reason}); start it with --node-id {id}"
+        ))),
         Err(PeerError::Failed { reason, .. }) => Err(MembershipError::Refused(format!(
             "the replica at {addr} did not answer as a replica: {reason}"
         ))),
@@ -267,6 +270,11 @@ mod tests {
             reason: "it answered 401".into(),
         };
         assert!(refused(check_hello(4, addr, Err(stranger))).contains("secret"));
+        let other = PeerError::Misdirected {
+            addr: addr.into(),
+            reason: "the call is for replica 4; this is replica 5".into(),
+        };
+        assert!(refused(check_hello(4, addr, Err(other))).contains("this is replica 5"));
         let web = PeerError::Failed {
             addr: addr.into(),
             reason: "404".into(),

@@ -26,8 +26,7 @@ pub const APPEND_PATH: &str = "/raft/append";
 pub const VOTE_PATH: &str = "/raft/vote";
 pub const SNAPSHOT_PATH: &str = "/raft/snapshot";
 pub const FORWARD_PATH: &str = "/raft/forward";
-/// Who is there? Answered with the replica's id to any secret holder,
-/// whichever id the request names (see `membership`).
+/// Who is there? Answered with the replica's id (see `membership`).
 pub const HELLO_PATH: &str = "/raft/hello";
 
 pub const OCTET_STREAM: &str = "application/octet-stream";
@@ -45,6 +44,9 @@ pub enum PeerError {
     /// with the cluster secret: it does not hold the same secret.
     #[error("the replica at {addr} does not hold this cluster's secret: {reason}")]
     NotAuthenticated { addr: String, reason: String },
+    /// It is another replica than the one the call was for (421).
+    #[error("the replica at {addr} is another replica: {reason}")]
+    Misdirected { addr: String, reason: String },
 }
 
 /// The HTTP client shared by Raft RPCs and forwarded writes, signing every
@@ -115,6 +117,12 @@ impl Peers {
         let signed = answer_signature.is_some_and(|signature| {
             key.verify_response(stamp.nonce, status.as_u16(), &bytes, &signature)
         });
+        if !signed && status == reqwest::StatusCode::MISDIRECTED_REQUEST {
+            return Err(PeerError::Misdirected {
+                addr: addr.to_owned(),
+                reason: text(),
+            });
+        }
         if !signed {
             return Err(PeerError::NotAuthenticated {
                 addr: addr.to_owned(),
@@ -169,9 +177,9 @@ impl Peer {
             .await
             .map_err(|e| match &e {
                 PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
-                PeerError::Failed { .. } | PeerError::NotAuthenticated { .. } => {
-                    RPCError::Network(NetworkError::new(&e))
-                }
+                PeerError::Failed { .. }
+                | PeerError::NotAuthenticated { .. }
+                | PeerError::Misdirected { .. } => RPCError::Network(NetworkError::new(&e)),
             })?;
         answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }

@@ -5,9 +5,9 @@
 //! API or on `--raft-listen` by `server`. Bodies are the journal codec.
 //!
 //! Every call must be signed with the cluster secret, fresh, not seen before
-//! and (but for hello) meant for this replica (`signing`); every answer to
-//! such a call is signed in turn. Without a secret (a cluster of one) every
-//! call is refused.
+//! and meant for this replica (`signing`); every answer to such a call is
+//! signed in turn. Without a secret (a cluster of one) every call is
+//! refused.
 
 use std::sync::Arc;
 
@@ -42,8 +42,8 @@ pub fn router(journal: Arc<Journal>) -> Router {
         .route(SNAPSHOT_PATH, post(snapshot))
         .route(FORWARD_PATH, post(forward))
         .route(HELLO_PATH, post(hello))
-        .layer(from_fn_with_state(journal.clone(), authenticate))
-        .layer(DefaultBodyLimit::max(MAX_RAFT_BODY))
+        .route_layer(from_fn_with_state(journal.clone(), authenticate))
+        .route_layer(DefaultBodyLimit::max(MAX_RAFT_BODY))
         .with_state(journal)
 }
 
@@ -95,7 +95,7 @@ async fn authenticate(
             "the call is not signed with this cluster's secret",
         );
     }
-    if path != HELLO_PATH && stamp.to != journal.node_id() {
+    if stamp.to != journal.node_id() {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             format!(

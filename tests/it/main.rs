@@ -22,3 +22,4 @@ mod mesos_scheduler_real;
 mod mesos_tls;
 mod raft_cluster;
 mod raft_mesos_real;
+mod raft_trust;
