@@ -91,14 +91,12 @@ impl Peers {
         };
         let body = codec::encode(body);
         let stamp = Stamp::new(self.me, to, now_millis());
-        let signature = key.sign_request("POST", path, &stamp, &body);
         let mut request = self
             .http
             .post(format!("http://{addr}{path}"))
             .timeout(timeout)
-            .header(reqwest::header::CONTENT_TYPE, OCTET_STREAM)
-            .header(SIGNATURE_HEADER, signature);
-        for (name, value) in stamp.headers() {
+            .header(reqwest::header::CONTENT_TYPE, OCTET_STREAM);
+        for (name, value) in key.request_headers("POST", path, &stamp, &body) {
             request = request.header(name, value);
         }
         let unreachable = |e: reqwest::Error| PeerError::Unreachable {

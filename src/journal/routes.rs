@@ -27,7 +27,10 @@ use super::Journal;
 use super::network::{
     APPEND_PATH, FORWARD_PATH, HELLO_PATH, OCTET_STREAM, SNAPSHOT_PATH, VOTE_PATH,
 };
-use super::signing::{FROM_HEADER, NONCE_HEADER, SIGNATURE_HEADER, Stamp, TIME_HEADER, TO_HEADER};
+use super::signing::{
+    BODY_HEADER, FROM_HEADER, NONCE_HEADER, SIGNATURE_HEADER, Stamp, TIME_HEADER, TO_HEADER,
+    body_digest,
+};
 use super::types::{Forward, Hello, TypeConfig};
 
 /// Appends carry up to `max_payload_entries` entries and snapshot chunks
@@ -51,7 +54,8 @@ fn refuse(status: StatusCode, reason: impl Into<String>) -> Response {
     (status, reason.into()).into_response()
 }
 
-fn stamp_of(headers: &HeaderMap) -> Option<(Stamp, String)> {
+/// A call's stamp, body digest and signature, from its headers.
+fn signed_headers(headers: &HeaderMap) -> Option<(Stamp, String, String)> {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let stamp = Stamp::parse(
         value(FROM_HEADER)?,
@@ -59,11 +63,16 @@ fn stamp_of(headers: &HeaderMap) -> Option<(Stamp, String)> {
         value(TIME_HEADER)?,
         value(NONCE_HEADER)?,
     )?;
-    Some((stamp, value(SIGNATURE_HEADER)?.to_owned()))
+    Some((
+        stamp,
+        value(BODY_HEADER)?.to_owned(),
+        value(SIGNATURE_HEADER)?.to_owned(),
+    ))
 }
 
-/// Checks the call's signature, freshness and addressee before it reaches a
-/// handler, and signs the handler's answer.
+/// Checks the call's signature, addressee and freshness (from its headers,
+/// before its body is read) and then its body, before it reaches a handler;
+/// signs the handler's answer.
 async fn authenticate(
     State(journal): State<Arc<Journal>>,
     request: Request,
@@ -76,20 +85,14 @@ async fn authenticate(
         );
     };
     let (parts, body) = request.into_parts();
-    let Some((stamp, signature)) = stamp_of(&parts.headers) else {
+    let Some((stamp, digest, signature)) = signed_headers(&parts.headers) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "a Raft call must be signed with the cluster secret",
         );
     };
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_RAFT_BODY).await else {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the body is too large or broken",
-        );
-    };
     let path = parts.uri.path();
-    if !key.verify_request(parts.method.as_str(), path, &stamp, &bytes, &signature) {
+    if !key.verify_request(parts.method.as_str(), path, &stamp, &digest, &signature) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "the call is not signed with this cluster's secret",
@@ -108,6 +111,15 @@ async fn authenticate(
     if let Err(refusal) = journal.accept_nonce(stamp.time_ms, stamp.nonce) {
         tracing::warn!(from = stamp.from, %refusal, "refused a Raft call");
         return refuse(StatusCode::UNAUTHORIZED, refusal.to_string());
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_RAFT_BODY).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is too large or broken",
+        );
+    };
+    if body_digest(&bytes) != digest {
+        return refuse(StatusCode::BAD_REQUEST, "the body is not the one signed");
     }
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))

@@ -2,12 +2,14 @@
 //! without ever sending it.
 //!
 //! Every `/raft/` request carries who sends it to whom, the sender's wall
-//! clock time, a random nonce and an HMAC-SHA256 keyed by the secret over
-//! the method, the path, those fields and the SHA-256 of the body. The
-//! receiver recomputes the HMAC, refuses times outside [`MAX_SKEW`] of its
-//! own clock and nonces it has seen ([`Nonces`]). Its answer carries an HMAC
-//! over the request's nonce, the status and the body, so the caller knows
-//! the answer comes from a secret holder and belongs to this request.
+//! clock time, a random nonce, the SHA-256 of the body and an HMAC-SHA256
+//! keyed by the secret over the method, the path and those fields. The
+//! receiver recomputes the HMAC from the headers alone, so a caller without
+//! the secret is refused before its body is read; it then checks the body
+//! against its digest, refuses times outside [`MAX_SKEW`] of its own clock
+//! and nonces it has seen ([`Nonces`]). Its answer carries an HMAC over the
+//! request's nonce, the status and the body, so the caller knows the answer
+//! comes from a secret holder and belongs to this request.
 //!
 //! What travels is the output of a keyed hash of public data: a listener
 //! without the secret can neither recover the secret from it nor forge a
@@ -27,6 +29,7 @@ pub const FROM_HEADER: &str = "x-raft-from";
 pub const TO_HEADER: &str = "x-raft-to";
 pub const TIME_HEADER: &str = "x-raft-time";
 pub const NONCE_HEADER: &str = "x-raft-nonce";
+pub const BODY_HEADER: &str = "x-raft-body-sha256";
 pub const SIGNATURE_HEADER: &str = "x-raft-signature";
 
 /// How far a request's time may be from the receiver's clock. Replica clocks
@@ -110,15 +113,11 @@ impl Key {
         }
     }
 
-    fn request_mac(&self, method: &str, path: &str, stamp: &Stamp, body: &[u8]) -> Hmac<Sha256> {
+    fn request_mac(&self, method: &str, path: &str, stamp: &Stamp, digest: &str) -> Hmac<Sha256> {
         let mut mac = self.mac.clone();
         let text = format!(
-            "{REQUEST_LABEL}\n{method}\n{path}\n{}\n{}\n{}\n{:032x}\n{}\n",
-            stamp.from,
-            stamp.to,
-            stamp.time_ms,
-            stamp.nonce,
-            hex::encode(Sha256::digest(body))
+            "{REQUEST_LABEL}\n{method}\n{path}\n{}\n{}\n{}\n{:032x}\n{digest}\n",
+            stamp.from, stamp.to, stamp.time_ms, stamp.nonce,
         );
         mac.update(text.as_bytes());
         mac
@@ -134,26 +133,40 @@ impl Key {
         mac
     }
 
-    /// The signature header value of a request.
-    pub fn sign_request(&self, method: &str, path: &str, stamp: &Stamp, body: &[u8]) -> String {
-        hex::encode(
-            self.request_mac(method, path, stamp, body)
-                .finalize()
-                .into_bytes(),
-        )
-    }
-
-    /// Whether `signature` is this request's, compared in constant time.
-    pub fn verify_request(
+    /// The headers that sign a request: the stamp, the body's digest and
+    /// the signature.
+    pub fn request_headers(
         &self,
         method: &str,
         path: &str,
         stamp: &Stamp,
         body: &[u8],
+    ) -> Vec<(&'static str, String)> {
+        let digest = body_digest(body);
+        let signature = hex::encode(
+            self.request_mac(method, path, stamp, &digest)
+                .finalize()
+                .into_bytes(),
+        );
+        let mut headers = stamp.headers().to_vec();
+        headers.push((BODY_HEADER, digest));
+        headers.push((SIGNATURE_HEADER, signature));
+        headers
+    }
+
+    /// Whether `signature` is that of a request with this stamp and body
+    /// digest, compared in constant time. The body itself must then be
+    /// checked against `digest`.
+    pub fn verify_request(
+        &self,
+        method: &str,
+        path: &str,
+        stamp: &Stamp,
+        digest: &str,
         signature: &str,
     ) -> bool {
         hex::decode(signature).is_ok_and(|bytes| {
-            self.request_mac(method, path, stamp, body)
+            self.request_mac(method, path, stamp, digest)
                 .verify_slice(&bytes)
                 .is_ok()
         })
@@ -176,6 +189,11 @@ impl Key {
                 .is_ok()
         })
     }
+}
+
+/// The body digest a request is signed with (lower-case hex SHA-256).
+pub fn body_digest(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
 }
 
 /// Why a correctly signed request is still refused.
@@ -257,55 +275,79 @@ mod tests {
         }
     }
 
+    /// The digest and signature headers `key` sends for a request.
+    fn signed(key: &Key, method: &str, path: &str, s: &Stamp, body: &[u8]) -> (String, String) {
+        let headers = key.request_headers(method, path, s, body);
+        let value = |name| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        (value(BODY_HEADER), value(SIGNATURE_HEADER))
+    }
+
     #[test]
     fn a_signature_covers_every_field_and_the_body() {
         let key = Key::new("a-cluster-secret-for-the-tests");
         let s = stamp();
-        let signature = key.sign_request("POST", "/raft/append", &s, b"body");
-        assert!(key.verify_request("POST", "/raft/append", &s, b"body", &signature));
+        let (digest, signature) = signed(&key, "POST", "/raft/append", &s, b"body");
+        assert_eq!(digest, body_digest(b"body"));
+        let verify = |key: &Key, method, path, stamp: &Stamp, digest: &str, signature: &str| {
+            key.verify_request(method, path, stamp, digest, signature)
+        };
+        assert!(verify(
+            &key,
+            "POST",
+            "/raft/append",
+            &s,
+            &digest,
+            &signature
+        ));
+        let other_body = body_digest(b"bodY");
+        let other_key = Key::new("another-secret-of-some-length");
         let changed = [
-            key.verify_request("GET", "/raft/append", &s, b"body", &signature),
-            key.verify_request("POST", "/raft/vote", &s, b"body", &signature),
-            key.verify_request("POST", "/raft/append", &s, b"bodY", &signature),
-            key.verify_request(
+            verify(&key, "GET", "/raft/append", &s, &digest, &signature),
+            verify(&key, "POST", "/raft/vote", &s, &digest, &signature),
+            verify(&key, "POST", "/raft/append", &s, &other_body, &signature),
+            verify(
+                &key,
                 "POST",
                 "/raft/append",
                 &Stamp { from: 3, ..s },
-                b"body",
+                &digest,
                 &signature,
             ),
-            key.verify_request(
+            verify(
+                &key,
                 "POST",
                 "/raft/append",
                 &Stamp { to: 3, ..s },
-                b"body",
+                &digest,
                 &signature,
             ),
-            key.verify_request(
+            verify(
+                &key,
                 "POST",
                 "/raft/append",
                 &Stamp {
                     time_ms: NOW + 1,
                     ..s
                 },
-                b"body",
+                &digest,
                 &signature,
             ),
-            key.verify_request(
+            verify(
+                &key,
                 "POST",
                 "/raft/append",
                 &Stamp { nonce: 1, ..s },
-                b"body",
+                &digest,
                 &signature,
             ),
-            Key::new("another-secret-of-some-length").verify_request(
-                "POST",
-                "/raft/append",
-                &s,
-                b"body",
-                &signature,
-            ),
-            key.verify_request("POST", "/raft/append", &s, b"body", "not hex"),
+            verify(&other_key, "POST", "/raft/append", &s, &digest, &signature),
+            verify(&key, "POST", "/raft/append", &s, &digest, "not hex"),
         ];
         assert_eq!(changed, [false; 9]);
     }
@@ -319,7 +361,7 @@ mod tests {
         assert!(!key.verify_response(s.nonce + 1, 200, b"answer", &signature));
         assert!(!key.verify_response(s.nonce, 500, b"answer", &signature));
         assert!(!key.verify_response(s.nonce, 200, b"answeR", &signature));
-        let request = key.sign_request("POST", "/raft/append", &s, b"answer");
+        let (_, request) = signed(&key, "POST", "/raft/append", &s, b"answer");
         assert!(!key.verify_response(s.nonce, 200, b"answer", &request));
     }
 
@@ -327,11 +369,11 @@ mod tests {
     fn the_secret_is_not_in_what_is_sent() {
         let secret = "a-cluster-secret-for-the-tests";
         let key = Key::new(secret);
-        let s = stamp();
-        let mut sent = key.sign_request("POST", "/raft/append", &s, secret.as_bytes());
-        for (_, value) in s.headers() {
-            sent.push_str(&value);
-        }
+        let sent: String = key
+            .request_headers("POST", "/raft/append", &stamp(), secret.as_bytes())
+            .into_iter()
+            .map(|(name, value)| format!("{name}: {value}\n"))
+            .collect();
         assert!(!sent.contains(secret));
         assert!(!sent.contains(&hex::encode(secret)));
         assert!(!format!("{key:?}").contains(secret));

@@ -128,12 +128,8 @@ async fn signed(
     let stamp = stamp.unwrap_or_else(|| Stamp::new(99, to, time_ms));
     let mut request = client_with(Duration::from_secs(20))
         .post(format!("http://{addr}{path}"))
-        .header(
-            SIGNATURE_HEADER,
-            key.sign_request("POST", path, &stamp, body),
-        )
         .body(body.to_vec());
-    for (name, value) in stamp.headers() {
+    for (name, value) in key.request_headers("POST", path, &stamp, body) {
         request = request.header(name, value);
     }
     let response = request.send().await.expect("an answer");
@@ -278,6 +274,21 @@ async fn captured_replayed_and_stale_raft_calls_are_refused() {
     .await;
     assert_eq!(status, 401);
     assert!(String::from_utf8_lossy(&body).contains("replayed"));
+    // A body other than the one signed is refused.
+    let key = Key::new(SECRET);
+    let stamp = Stamp::new(99, leader, now_millis());
+    let mut tampered = client_with(Duration::from_secs(10))
+        .post(format!("http://{leader_addr}/raft/forward"))
+        .body(codec::encode(&Forward::ReadIndex));
+    for (name, value) in key.request_headers("POST", "/raft/forward", &stamp, &status_call) {
+        tampered = tampered.header(name, value);
+    }
+    let answer = tampered.send().await.expect("an answer");
+    assert_eq!(answer.status().as_u16(), 400);
+    // A caller without the secret is refused before its body is read.
+    let unsigned = b"POST /raft/append HTTP/1.1\r\nhost: x\r\ncontent-length: 200000000\r\n\r\n";
+    let (status, _) = send_raw(leader_addr, unsigned).await;
+    assert_eq!(status, 401);
     for time in [now_millis() - 60_000, now_millis() + 60_000] {
         let (status, body, _) = signed(
             leader_addr,
