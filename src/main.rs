@@ -15,7 +15,7 @@ use logstash_mesos::executor::workload::{DockerWorkload, WorkloadSettings};
 use logstash_mesos::journal::{Compaction, Timing};
 use logstash_mesos::local;
 use logstash_mesos::mesos::executor::ExecutorEnv;
-use logstash_mesos::mesos::scheduler::SchedulerConfig;
+use logstash_mesos::mesos::scheduler::{SchedulerClient, SchedulerConfig};
 use logstash_mesos::scheduler::constraints::Constraint;
 use logstash_mesos::scheduler::driver::{Leader, Outcome};
 use logstash_mesos::scheduler::leadership;
@@ -123,10 +123,16 @@ struct SchedulerArgs {
 
 #[derive(Debug, Args)]
 struct MesosArgs {
-    /// Mesos master URLs, comma separated (e.g. http://m1:5050,http://m2:5050); a
-    /// non-leading master redirects to the leader.
+    /// Mesos master URLs, comma separated (e.g. https://m1:5050,https://m2:5050); a
+    /// non-leading master redirects to the leader. Use https:// with --mesos-principal,
+    /// or the secret travels in clear text.
     #[arg(long, value_name = "URLS", env = "LOGSTASH_MESOS_MASTER")]
     master: String,
+
+    /// PEM file of the CA(s) that sign the https:// masters' certificates (a private CA);
+    /// only these are trusted then. Without it, the system's CA store is used.
+    #[arg(long, value_name = "PATH", env = "LOGSTASH_MESOS_MESOS_CA_FILE")]
+    mesos_ca_file: Option<PathBuf>,
 
     /// Principal for HTTP Basic authentication with the master, and the framework's principal.
     #[arg(long, env = "LOGSTASH_MESOS_MESOS_PRINCIPAL")]
@@ -235,8 +241,9 @@ struct ClusterArgs {
     node_id: u64,
 
     /// The replicas that form the cluster on first start, `ID=HOST:PORT` comma separated,
-    /// this one included; each address is that replica's --listen as the others reach it.
-    /// Omitted: a cluster of this one replica. Later changes go through /api/cluster/members.
+    /// this one included; each address is that replica's --raft-listen (or --listen) as the
+    /// others reach it. Omitted: a cluster of this one replica. Later changes go through
+    /// /api/cluster/members.
     #[arg(
         long,
         value_name = "ID=HOST:PORT,...",
@@ -246,9 +253,20 @@ struct ClusterArgs {
     peers: Vec<String>,
 
     /// File holding the secret the replicas authenticate each other's Raft calls with;
-    /// required with more than one replica.
+    /// required with more than one replica. It is never sent: calls carry an HMAC.
     #[arg(long, value_name = "PATH", env = "LOGSTASH_MESOS_CLUSTER_SECRET_FILE")]
     cluster_secret_file: Option<PathBuf>,
+
+    /// Serve the replicas' Raft calls (`/raft/`) on this address instead of --listen, so
+    /// API clients cannot starve replication. The other replicas then reach this one here:
+    /// name this address in --peers and when adding the replica.
+    #[arg(long, value_name = "HOST:PORT", env = "LOGSTASH_MESOS_RAFT_LISTEN")]
+    raft_listen: Option<SocketAddr>,
+
+    /// How long a replica being added (POST /api/cluster/members) may take to catch up
+    /// with the log before it is removed again and the request fails (e.g. `20s`, `2min`).
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration, env = "LOGSTASH_MESOS_RAFT_CATCH_UP_TIMEOUT")]
+    raft_catch_up_timeout: std::time::Duration,
 
     /// Raft log entries between two snapshots (tests lower it to force snapshots).
     #[arg(
@@ -343,12 +361,15 @@ impl ClusterArgs {
             .context("--raft-election-ms must be MIN-MAX in milliseconds")?;
         Ok(ClusterSettings {
             node_id: self.node_id,
+            raft_listen: self.raft_listen,
             peers,
             secret,
             timing: Timing {
                 heartbeat_ms: self.raft_heartbeat_ms,
                 election_min_ms: min,
                 election_max_ms: max,
+                catch_up_ms: u64::try_from(self.raft_catch_up_timeout.as_millis())
+                    .unwrap_or(u64::MAX),
                 ..Timing::default()
             },
             compaction: Compaction {
@@ -604,12 +625,14 @@ fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
 fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let mut config = args.common.server_config(args.listen)?;
     config.cluster = args.cluster.settings()?;
+    let mesos = args.mesos.scheduler_config()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
+        SchedulerClient::new(mesos.clone())?.check_tls().await?;
         let server = Server::start(config).await?;
         let leader = args
             .mesos
-            .leader(&server, args.listen, args.cluster.node_id)?;
+            .leader(mesos, &server, args.listen, args.cluster.node_id)?;
         if args.teardown {
             leader.teardown(std::time::Duration::from_secs(60)).await?;
             println!("logstash-mesos: the framework was torn down");
@@ -645,9 +668,13 @@ fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 }
 
 impl MesosArgs {
-    fn leader(&self, server: &Server, listen: SocketAddr, replica: u64) -> anyhow::Result<Leader> {
+    /// How the scheduler reaches the masters.
+    fn scheduler_config(&self) -> anyhow::Result<SchedulerConfig> {
         let mut mesos = SchedulerConfig::from_master_list(&self.master)
             .with_context(|| format!("--master {:?}", self.master))?;
+        if let Some(path) = &self.mesos_ca_file {
+            mesos = mesos.with_ca_file(path);
+        }
         if let Some(principal) = &self.mesos_principal {
             let secret = match &self.mesos_secret_file {
                 Some(path) => std::fs::read_to_string(path)
@@ -656,8 +683,23 @@ impl MesosArgs {
                     .to_owned(),
                 None => anyhow::bail!("--mesos-principal needs --mesos-secret-file"),
             };
+            if mesos.has_plain_http_master() {
+                tracing::warn!(
+                    "--mesos-principal with an http:// master: the secret travels in clear text; use https:// masters"
+                );
+            }
             mesos = mesos.with_credentials(principal.clone(), secret);
         }
+        Ok(mesos)
+    }
+
+    fn leader(
+        &self,
+        mesos: SchedulerConfig,
+        server: &Server,
+        listen: SocketAddr,
+        replica: u64,
+    ) -> anyhow::Result<Leader> {
         let hostname = hostname();
         let webui_url = self
             .webui_url

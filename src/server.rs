@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Tokens};
 use crate::configdir::{self, SharedStatus};
-use crate::journal::{ClusterConfig, Compaction, Journal, JournalError, Timing};
+use crate::journal::{Admission, ClusterConfig, Compaction, Journal, JournalError, Timing};
 use crate::state::HostPathPolicy;
 
 /// The configuration directory is re-read this often even without file events.
@@ -35,8 +35,13 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
     pub node_id: u64,
+    /// Serve `/raft/` here instead of on the API's address, so API clients
+    /// cannot starve replication; the other replicas then know this replica
+    /// by it.
+    pub raft_listen: Option<SocketAddr>,
     /// The replicas that form the cluster on first start (id → `host:port`,
-    /// each its `--listen` address); empty for a cluster of one.
+    /// each its `--raft-listen` or `--listen` address); empty for a cluster
+    /// of one.
     pub peers: std::collections::BTreeMap<u64, String>,
     pub secret: Option<String>,
     pub timing: Timing,
@@ -47,6 +52,7 @@ impl Default for ClusterSettings {
     fn default() -> Self {
         ClusterSettings {
             node_id: 1,
+            raft_listen: None,
             peers: Default::default(),
             secret: None,
             timing: Timing::default(),
@@ -66,6 +72,8 @@ pub enum ServerError {
     },
     #[error("the API server failed: {0}")]
     Serve(std::io::Error),
+    #[error("the Raft listener failed: {0}")]
+    ServeRaft(std::io::Error),
 }
 
 /// A started server: its address, and the handle to stop it.
@@ -78,24 +86,37 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener, opens the journal as a replica reachable at the
-    /// bound address, and serves the API and the `/raft/` routes on it.
+    /// Binds the listeners, opens the journal as a replica reachable at the
+    /// bound Raft address, and serves the API and the `/raft/` routes: on
+    /// one listener, or on two with `raft_listen`.
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
-        let listener =
-            TcpListener::bind(config.listen)
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
                 .await
-                .map_err(|source| ServerError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
+                .map_err(|source| ServerError::Listen { addr, source })
+        };
+        let listener = bind(config.listen).await?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        let raft_listener = match config.cluster.raft_listen {
+            Some(raft_addr) => Some(bind(raft_addr).await?),
+            None => None,
+        };
+        let advertise = match &raft_listener {
+            Some(l) => l.local_addr().map_err(ServerError::ServeRaft)?,
+            None => addr,
+        };
         let cluster = ClusterConfig {
             node_id: config.cluster.node_id,
-            advertise: addr.to_string(),
+            advertise: advertise.to_string(),
             peers: config.cluster.peers,
             secret: config.cluster.secret,
             timing: config.cluster.timing,
             compaction: config.cluster.compaction,
+            admission: Admission {
+                api_labels: Some(config.tokens.actor_labels()),
+                host_paths: Some(config.host_paths.clone()),
+            },
+            api_on_member_addresses: raft_listener.is_none(),
         };
         let journal = Arc::new(Journal::open_with(&config.data_dir, cluster).await?);
         let raft_routes = crate::journal::raft_router(journal.clone());
@@ -123,10 +144,31 @@ impl Server {
             ui: config.ui,
         };
         let closing = journal.clone();
+        let stop = shutdown.clone();
         let task = tokio::spawn(async move {
-            api::serve(listener, app, raft_routes)
-                .await
-                .map_err(ServerError::Serve)?;
+            match raft_listener {
+                None => api::serve(listener, app, raft_routes)
+                    .await
+                    .map_err(ServerError::Serve)?,
+                Some(raft_listener) => {
+                    // Either server failing stops the other too.
+                    let raft = async {
+                        let served = axum::serve(raft_listener, raft_routes)
+                            .with_graceful_shutdown(stop.clone().cancelled_owned())
+                            .await;
+                        stop.cancel();
+                        served
+                    };
+                    let api = async {
+                        let served = api::serve(listener, app, axum::Router::new()).await;
+                        stop.cancel();
+                        served
+                    };
+                    let (api, raft) = tokio::join!(api, raft);
+                    api.map_err(ServerError::Serve)?;
+                    raft.map_err(ServerError::ServeRaft)?;
+                }
+            }
             closing.close().await?;
             Ok(())
         });

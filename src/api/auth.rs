@@ -111,6 +111,15 @@ impl Tokens {
         !self.tokens.is_empty()
     }
 
+    /// The labels API writes are recorded with: the tokens' labels, or
+    /// [`ANONYMOUS`] alone when the API runs without tokens.
+    pub fn actor_labels(&self) -> std::collections::BTreeSet<String> {
+        if self.tokens.is_empty() {
+            return [ANONYMOUS.to_owned()].into();
+        }
+        self.tokens.iter().map(|t| t.label.clone()).collect()
+    }
+
     pub fn protects_reads(&self) -> bool {
         self.protect_reads && self.is_enabled()
     }

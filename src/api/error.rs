@@ -120,6 +120,10 @@ impl From<Rejection> for ApiError {
             Rejection::WrongKind { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "wrong_kind", message)
             }
+            Rejection::ActorNotAllowed { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "actor_not_allowed", message)
+            }
+            Rejection::Malformed { .. } => ApiError::bad_request("malformed_command", message),
         }
     }
 }

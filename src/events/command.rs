@@ -73,6 +73,15 @@ pub enum Command {
         framework_id: String,
         reason: String,
     },
+    /// A command as the leader admitted it: checked with version `rules` of
+    /// the validation rules, which every replica applies to it again while
+    /// deciding (`state::RULES_VERSION`). Only the leader wraps a command;
+    /// a bare command in the log was proposed by a build from before the
+    /// rules were versioned (version 1).
+    Checked {
+        rules: u16,
+        command: Box<Command>,
+    },
 }
 
 impl Command {
@@ -83,15 +92,33 @@ impl Command {
             | Command::UpdateConfig { name, .. }
             | Command::RevertConfig { name, .. }
             | Command::DeleteConfig { name } => Some(name),
+            Command::Checked { command, .. } => command.config_name(),
             _ => None,
+        }
+    }
+
+    /// The version of the validation rules this command is decided with.
+    pub fn rules(&self) -> u16 {
+        match self {
+            Command::Checked { rules, .. } => *rules,
+            _ => 1,
+        }
+    }
+
+    /// The command without the leader's wrapping.
+    pub fn unchecked(&self) -> &Command {
+        match self {
+            Command::Checked { command, .. } => command.unchecked(),
+            other => other,
         }
     }
 }
 
 /// A command with who asked for it and when, as it travels through the journal.
 ///
-/// `at` is stamped once, where the command is proposed, so that applying it on
-/// any replica yields the same envelope.
+/// `at` is stamped by the leader when it proposes the command (whatever a
+/// follower forwarding it put there), so that applying it on any replica
+/// yields the same envelope and no proposer's clock moves the log's time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     pub at: u64,

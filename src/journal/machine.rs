@@ -50,9 +50,14 @@ const CURRENT_SNAPSHOT: &[u8] = b"current";
 /// Raft snapshot covers yet: no other replica can get them until one does.
 const LEGACY: &[u8] = b"legacy";
 
-/// How long a request id is remembered, in proposal time. A forwarded write
-/// is retried for seconds at most; this leaves a wide margin.
+/// How long a request id is remembered, in the leader's time. A forwarded
+/// write is retried for seconds at most; this leaves a wide margin.
 pub const REQUEST_WINDOW_MS: u64 = 120_000;
+
+/// How many request ids are remembered at most, whatever the times say (a
+/// leader's clock that jumped, or a history from before leaders stamped the
+/// time): far more than the writes of the seconds a retry can take.
+pub const REQUEST_MEMORY: usize = 100_000;
 
 /// How many events may pass between two projection snapshots.
 pub const PROJECTION_EVERY: u64 = 4096;
@@ -82,9 +87,12 @@ struct Marker {
     applied: Option<LogId>,
     membership: StoredMembership,
     last_seq: u64,
-    /// The latest proposal time seen; request ids older than the window
-    /// before it are forgotten. Deterministic, so every replica forgets the
-    /// same ids at the same entry.
+    /// The time the leader stamped on the last request; request ids older
+    /// than the window before it are forgotten. Deterministic, so every
+    /// replica forgets the same ids at the same entry. It is the last time,
+    /// not the greatest: one entry stamped far ahead (by a leader whose
+    /// clock jumped, or in a history from before leaders stamped the time)
+    /// does not make every later request id expire at once.
     clock: u64,
 }
 
@@ -113,11 +121,12 @@ impl Requests {
         self.done.insert(id, done);
     }
 
-    /// Forgets requests older than the window; returns their ids.
+    /// Forgets requests older than the window, and the oldest beyond
+    /// [`REQUEST_MEMORY`]; returns their ids.
     fn expire(&mut self, clock: u64) -> Vec<u128> {
         let mut gone = Vec::new();
         while let Some(&(at, id)) = self.by_time.first() {
-            if at.saturating_add(REQUEST_WINDOW_MS) >= clock {
+            if at.saturating_add(REQUEST_WINDOW_MS) >= clock && self.done.len() <= REQUEST_MEMORY {
                 break;
             }
             self.by_time.pop_first();
@@ -286,7 +295,17 @@ impl Machine {
             return self.replay(&done.outcome);
         }
         let proposal = &request.proposal;
-        self.marker.clock = self.marker.clock.max(proposal.at);
+        let rules = proposal.command.rules();
+        if rules > crate::state::RULES_VERSION {
+            // Deciding it with other rules than the leader's could give
+            // another history than the other replicas': stop instead.
+            return Err(sm_err(format!(
+                "the log holds a command checked with validation rules version {rules}; this build \
+                 knows up to version {}: upgrade this replica",
+                crate::state::RULES_VERSION
+            )));
+        }
+        self.marker.clock = proposal.at;
         let decided = self.shared.read(|s| s.envelopes(proposal));
         let (outcome, response) = match decided {
             Ok(envelopes) => {
@@ -568,6 +587,33 @@ mod tests {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
             payload,
         }
+    }
+
+    fn done(at: u64) -> Done {
+        Done {
+            at,
+            outcome: Outcome::Applied { first: 1, count: 0 },
+        }
+    }
+
+    #[test]
+    fn request_ids_expire_by_the_last_leader_time_and_by_count() {
+        let now = 1_800_000_000_000;
+        // An entry stamped far ahead (a history from before leaders stamped
+        // the time) does not make the requests after it expire at once.
+        let mut requests = Requests::default();
+        requests.insert(2, done(4_102_444_800_000));
+        requests.insert(1, done(now));
+        assert_eq!(requests.expire(now), Vec::<u128>::new());
+        requests.insert(3, done(now + REQUEST_WINDOW_MS + 1));
+        assert_eq!(requests.expire(now + REQUEST_WINDOW_MS + 1), vec![1]);
+        // However the times go, no more than REQUEST_MEMORY ids are kept.
+        let mut requests = Requests::default();
+        for id in 0..(REQUEST_MEMORY as u128 + 10) {
+            requests.insert(id, done(now));
+        }
+        assert_eq!(requests.expire(now).len(), 10);
+        assert_eq!(requests.done.len(), REQUEST_MEMORY);
     }
 
     /// A crash can leave the state machine's own marker behind its last

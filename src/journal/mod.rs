@@ -1,43 +1,49 @@
 //! The durable, replicated event journal and the one write interface of the
 //! system.
 //!
-//! Every change goes through [`Journal::submit`]: the command is validated
-//! where it is proposed, stamped into a [`Proposal`], replicated with Raft
-//! (openraft over sled), and once committed every replica's state machine
-//! decides it against its projections (`state::decide`), appends the events
-//! to its history and applies them. The caller gets the events, or the typed
-//! [`Rejection`], from the leader's state machine. Readers see the
-//! projections through [`Journal::read`].
+//! Every change goes through [`Journal::submit`]: the command reaches the
+//! leader, which admits it (checks it, stamps its own time and the version
+//! of the validation rules: [`Journal::admit`]) and replicates it with Raft
+//! (openraft over sled); once committed every replica's state machine checks
+//! and decides it against its projections (`state::decide`), appends the
+//! events to its history and applies them. The caller gets the events, or
+//! the typed [`Rejection`], from the leader. Readers see the projections
+//! through [`Journal::read`].
 //!
 //! A write that arrives at a follower is forwarded to the leader; with no
 //! leader reachable, [`SubmitError::Unavailable`] says so. A single replica is
-//! a cluster of one, initialized on first start.
+//! a cluster of one, initialized on first start. Replicas authenticate each
+//! other with the cluster secret, which never leaves a replica (`signing`).
 
 mod log_store;
 mod machine;
+mod membership;
 mod network;
 pub mod offline;
 mod prevote;
 mod routes;
+pub mod signing;
 mod store;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, ChangeMembers, ServerState, SnapshotPolicy};
+use openraft::{BasicNode, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Actor, Command, Envelope, Proposal};
-use crate::state::{self, Rejection, State};
+use crate::events::{Actor, Command, ConfigKind, Envelope, Proposal};
+use crate::state::{self, HostPathPolicy, Rejection, State};
 
 use machine::{Machine, Shared};
+use membership::Members;
 use network::{FORWARD_PATH, PeerError, Peers};
+use signing::{Key, NONCE_MEMORY, Nonces, Refusal};
 use types::{Forward, ForwardAnswer, NodeId, Raft, Request, Response};
 
 pub use routes::router as raft_router;
@@ -45,8 +51,8 @@ pub use routes::router as raft_router;
 /// How long a write may wait for a leader (an election, a forward) before
 /// the caller is told to retry: longer than a failover takes.
 const WRITE_DEADLINE: Duration = Duration::from_secs(5);
-/// How long a membership change may take (a learner catching up first).
-const MEMBERSHIP_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a removal may take, forwarded to the leader.
+const REMOVE_DEADLINE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -107,6 +113,9 @@ pub struct Timing {
     /// Per snapshot chunk; openraft resends a chunk that times out forever,
     /// so this is generous.
     pub install_snapshot_timeout_ms: u64,
+    /// How long a replica being added has to catch up before it is removed
+    /// again (see `membership`).
+    pub catch_up_ms: u64,
 }
 
 impl Default for Timing {
@@ -116,6 +125,7 @@ impl Default for Timing {
             election_min_ms: 1000,
             election_max_ms: 2000,
             install_snapshot_timeout_ms: 10_000,
+            catch_up_ms: 20_000,
         }
     }
 }
@@ -142,7 +152,8 @@ impl Default for Compaction {
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
     pub node_id: NodeId,
-    /// `host:port` at which the other replicas reach this one (its `--listen`).
+    /// `host:port` at which the other replicas reach this one (its
+    /// `--raft-listen`, or its `--listen`).
     pub advertise: String,
     /// The replicas that form the cluster on first start (id → `host:port`),
     /// this one included; empty for a cluster of one.
@@ -151,6 +162,11 @@ pub struct ClusterConfig {
     pub secret: Option<String>,
     pub timing: Timing,
     pub compaction: Compaction,
+    /// What the leader admits into the log.
+    pub admission: Admission,
+    /// Whether a member's address serves the API too (no `--raft-listen`),
+    /// so that it makes a useful leader hint for clients.
+    pub api_on_member_addresses: bool,
 }
 
 impl ClusterConfig {
@@ -163,8 +179,25 @@ impl ClusterConfig {
             secret: None,
             timing: Timing::default(),
             compaction: Compaction::default(),
+            admission: Admission::default(),
+            api_on_member_addresses: true,
         }
     }
+}
+
+/// What the leader checks, beyond the validation rules every replica
+/// applies, before it proposes a write: things that depend on its own
+/// configuration, which the decide step must not read.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    /// The labels of the API tokens (only `anonymous` when the API runs
+    /// without tokens): an `api:` actor must be one of them. Followers
+    /// authenticate API clients and forward the label; the leader accepts
+    /// only labels its own tokens have, so every replica needs the same
+    /// tokens. `None` admits any well-formed label (a journal without an API).
+    pub api_labels: Option<BTreeSet<String>>,
+    /// Where host configs may read files on the agents (`--host-path-allow`).
+    pub host_paths: Option<HostPathPolicy>,
 }
 
 /// This replica's view of who leads.
@@ -216,7 +249,12 @@ pub struct Journal {
     raft: Raft,
     shared: Arc<Shared>,
     peers: Peers,
-    secret: Option<Arc<str>>,
+    key: Option<Key>,
+    /// Nonces of the Raft calls accepted lately (replays are refused).
+    nonces: Mutex<Nonces>,
+    members: Members,
+    admission: Admission,
+    api_on_member_addresses: bool,
     leadership: watch::Receiver<Leadership>,
     /// Read-only view of the Raft log, for pre-vote answers.
     log: log_store::LogStore,
@@ -276,8 +314,8 @@ impl Journal {
                     .into(),
             ));
         }
-        let secret: Option<Arc<str>> = config.secret.as_deref().map(Arc::from);
-        let peers = Peers::new(secret.clone());
+        let key = config.secret.as_deref().map(Key::new);
+        let peers = Peers::new(config.node_id, key.clone());
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
@@ -325,13 +363,22 @@ impl Journal {
             stop.clone(),
         );
         tracing::info!(dir = %dir.display(), node_id = config.node_id, last_seq = *shared.last_seq.borrow(), "journal opened");
+        let members = Members::new(
+            raft.clone(),
+            peers.clone(),
+            Duration::from_millis(timing.catch_up_ms),
+        );
         Ok(Journal {
             dir: dir.to_path_buf(),
             id: config.node_id,
             raft,
             shared,
             peers,
-            secret,
+            key,
+            nonces: Mutex::new(Nonces::new(NONCE_MEMORY)),
+            members,
+            admission: config.admission,
+            api_on_member_addresses: config.api_on_member_addresses,
             leadership,
             log: log_view,
             stop,
@@ -346,14 +393,13 @@ impl Journal {
         self.id
     }
 
-    /// Validates a command, replicates it and returns the events it produced
-    /// (none when it changed nothing), or why it was rejected.
+    /// Has the leader admit a command, replicates it and returns the events
+    /// it produced (none when it changed nothing), or why it was rejected.
     pub async fn submit(
         &self,
         actor: Actor,
         command: Command,
     ) -> Result<Vec<Envelope>, SubmitError> {
-        state::validate(&command)?;
         let request = Request {
             id: rand::random(),
             proposal: Proposal {
@@ -385,9 +431,8 @@ impl Journal {
                         // electing; waiting would only delay the answer.
                         return Err(SubmitError::Unavailable { leader_hint: None });
                     }
-                    match tokio::time::timeout(remaining, self.raft.client_write(request.clone()))
-                        .await
-                    {
+                    let admitted = self.admit(request.clone())?;
+                    match tokio::time::timeout(remaining, self.raft.client_write(admitted)).await {
                         Ok(Ok(written)) => return Ok(written.data),
                         Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {}
                         Ok(Err(e)) => {
@@ -396,15 +441,15 @@ impl Journal {
                         }
                         Err(_) => {
                             return Err(SubmitError::Unavailable {
-                                leader_hint: Some(api_url(&addr)),
+                                leader_hint: self.hint(&addr),
                             });
                         }
                     }
                 }
-                Some((_, addr)) => {
-                    hint = Some(api_url(&addr));
+                Some((leader, addr)) => {
+                    hint = self.hint(&addr);
                     let answer = self
-                        .forward(&addr, &Forward::Write(request.clone()), remaining)
+                        .forward(leader, &addr, &Forward::Write(request.clone()), remaining)
                         .await;
                     match answer {
                         Ok(ForwardAnswer::Written(response, index)) => {
@@ -424,6 +469,9 @@ impl Journal {
                             }
                             return Ok(response);
                         }
+                        Ok(ForwardAnswer::Rejected(rejection)) => {
+                            return Err(SubmitError::Rejected(rejection));
+                        }
                         Ok(other) => tracing::debug!(?other, "forwarded write not done; retrying"),
                         Err(e) => {
                             tracing::debug!(error = %e, "forwarding a write failed; retrying")
@@ -439,11 +487,84 @@ impl Journal {
 
     async fn forward(
         &self,
+        leader: NodeId,
         addr: &str,
         call: &Forward,
         timeout: Duration,
     ) -> Result<ForwardAnswer, PeerError> {
-        self.peers.call(addr, FORWARD_PATH, call, timeout).await
+        self.peers
+            .call(leader, addr, FORWARD_PATH, call, timeout)
+            .await
+    }
+
+    /// What the leader proposes for a request, or why it refuses it: the
+    /// proposer's command checked with this build's validation rules (and
+    /// wrapped with their version, whatever wrapping the proposer sent), its
+    /// actor and host paths checked against the leader's configuration, and
+    /// the leader's own time in place of the proposer's. A refused request
+    /// never enters the Raft log; the decide step on every replica checks
+    /// the admitted one again.
+    fn admit(&self, mut request: Request) -> Result<Request, Rejection> {
+        let command = request.proposal.command.unchecked().clone();
+        let actor = &request.proposal.actor;
+        state::validate_actor(actor)?;
+        self.admit_actor(actor)?;
+        state::validate(&command)?;
+        if let Some(policy) = &self.admission.host_paths {
+            let host_input = match &command {
+                Command::CreateConfig {
+                    kind: ConfigKind::Host,
+                    input,
+                    ..
+                } => Some(input),
+                Command::UpdateConfig { name, input } => self
+                    .read(|s| s.configs.current(name).map(|c| c.kind))
+                    .filter(|kind| *kind == ConfigKind::Host)
+                    .map(|_| input),
+                _ => None,
+            };
+            if let Some(input) = host_input {
+                policy.validate(input)?;
+            }
+        }
+        request.proposal.at = now_millis();
+        request.proposal.command = Command::Checked {
+            rules: state::RULES_VERSION,
+            command: Box::new(command),
+        };
+        Ok(request)
+    }
+
+    fn admit_actor(&self, actor: &Actor) -> Result<(), Rejection> {
+        let refuse = |reason: String| {
+            Err(Rejection::ActorNotAllowed {
+                actor: actor.to_string(),
+                reason,
+            })
+        };
+        match actor {
+            Actor::Api(label) => match &self.admission.api_labels {
+                Some(labels) if !labels.contains(label) => refuse(format!(
+                    "no API token of the leader (replica {}) has this label; every replica needs \
+                     the same API tokens",
+                    self.id
+                )),
+                _ => Ok(()),
+            },
+            Actor::Replica(id) => {
+                let member = {
+                    let metrics = self.raft.metrics();
+                    let m = metrics.borrow();
+                    m.membership_config.membership().get_node(id).is_some()
+                };
+                if member {
+                    Ok(())
+                } else {
+                    refuse(format!("replica {id} is not a member of this cluster"))
+                }
+            }
+            Actor::ConfigDir | Actor::Executor(_) | Actor::System => Ok(()),
+        }
     }
 
     /// The leader's answer to a call forwarded by a follower.
@@ -461,6 +582,10 @@ impl Journal {
             Forward::Status => ForwardAnswer::Status(self.local_status().await),
             _ if !leading => not_leader(),
             Forward::Write(request) => {
+                let request = match self.admit(request) {
+                    Ok(request) => request,
+                    Err(rejection) => return ForwardAnswer::Rejected(rejection),
+                };
                 match tokio::time::timeout(WRITE_DEADLINE, self.raft.client_write(request)).await {
                     Ok(Ok(written)) => ForwardAnswer::Written(written.data, written.log_id.index),
                     Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
@@ -481,12 +606,12 @@ impl Journal {
                     }
                 }
             }
-            Forward::AddMember { id, addr } => match self.add_member_here(id, addr).await {
+            Forward::AddMember { id, addr } => match self.members.add(id, addr).await {
                 Ok(()) => ForwardAnswer::Done,
                 Err(MembershipError::Refused(e)) => ForwardAnswer::Refused(e),
                 Err(e) => ForwardAnswer::Unavailable(e.to_string()),
             },
-            Forward::RemoveMember { id } => match self.remove_member_here(id).await {
+            Forward::RemoveMember { id } => match self.members.remove(id).await {
                 Ok(()) => ForwardAnswer::Done,
                 Err(MembershipError::Refused(e)) => ForwardAnswer::Refused(e),
                 Err(e) => ForwardAnswer::Unavailable(e.to_string()),
@@ -530,9 +655,12 @@ impl Journal {
                         _ => None,
                     }
                 }
-                Some((_, addr)) => {
-                    hint = Some(api_url(&addr));
-                    match self.forward(&addr, &Forward::ReadIndex, remaining).await {
+                Some((leader, addr)) => {
+                    hint = self.hint(&addr);
+                    match self
+                        .forward(leader, &addr, &Forward::ReadIndex, remaining)
+                        .await
+                    {
                         Ok(ForwardAnswer::ReadIndex(index)) => Some(index),
                         _ => None,
                     }
@@ -559,10 +687,11 @@ impl Journal {
         self.leadership.clone()
     }
 
-    /// Adds a replica: first as a learner that catches up, then as a voter.
-    /// Runs on the leader; a follower forwards it.
+    /// Adds a replica: it must hold the cluster secret and answer as `id`
+    /// at `addr`, joins as a learner and becomes a voter once it caught up
+    /// (see `membership`). Runs on the leader; a follower forwards it.
     pub async fn add_member(&self, id: NodeId, addr: String) -> Result<(), MembershipError> {
-        if self.secret.is_none() {
+        if self.key.is_none() {
             return Err(MembershipError::Refused(
                 "this cluster runs without a cluster secret; restart its replicas with --cluster-secret-file first".into(),
             ));
@@ -572,100 +701,43 @@ impl Journal {
                 "the history from before replication is not in a snapshot yet; restart this replica alone to convert it".into(),
             ));
         }
-        self.membership_call(Forward::AddMember { id, addr }).await
+        let deadline = self.members.add_deadline();
+        self.membership_call(Forward::AddMember { id, addr }, deadline)
+            .await
     }
 
-    /// Removes a replica (voter or learner).
+    /// Removes a replica (voter or learner), also while it is unreachable.
     pub async fn remove_member(&self, id: NodeId) -> Result<(), MembershipError> {
-        self.membership_call(Forward::RemoveMember { id }).await
+        self.membership_call(Forward::RemoveMember { id }, REMOVE_DEADLINE)
+            .await
     }
 
-    async fn membership_call(&self, call: Forward) -> Result<(), MembershipError> {
+    async fn membership_call(
+        &self,
+        call: Forward,
+        deadline: Duration,
+    ) -> Result<(), MembershipError> {
         let answer = match self.known_leader() {
             None => {
                 return Err(MembershipError::Unavailable { leader_hint: None });
             }
             Some((leader, _)) if leader == self.id => self.answer_forward(call).await,
-            Some((_, addr)) => self
-                .forward(&addr, &call, MEMBERSHIP_DEADLINE)
-                .await
-                .map_err(|_| MembershipError::Unavailable {
-                    leader_hint: Some(api_url(&addr)),
-                })?,
+            Some((leader, addr)) => {
+                self.forward(leader, &addr, &call, deadline)
+                    .await
+                    .map_err(|_| MembershipError::Unavailable {
+                        leader_hint: self.hint(&addr),
+                    })?
+            }
         };
         match answer {
             ForwardAnswer::Done => Ok(()),
             ForwardAnswer::Refused(reason) => Err(MembershipError::Refused(reason)),
             ForwardAnswer::NotLeader { leader } => Err(MembershipError::Unavailable {
-                leader_hint: leader.map(|(_, addr)| api_url(&addr)),
+                leader_hint: leader.and_then(|(_, addr)| self.hint(&addr)),
             }),
             _ => Err(MembershipError::Unavailable { leader_hint: None }),
         }
-    }
-
-    async fn add_member_here(&self, id: NodeId, addr: String) -> Result<(), MembershipError> {
-        let unavailable = |e: String| {
-            tracing::warn!(error = %e, "membership change failed");
-            MembershipError::Unavailable { leader_hint: None }
-        };
-        let added = tokio::time::timeout(
-            MEMBERSHIP_DEADLINE,
-            self.raft.add_learner(id, BasicNode::new(&addr), true),
-        )
-        .await
-        .map_err(|_| unavailable("the learner did not catch up in time".into()))?;
-        added.map_err(|e| refused_or_unavailable(e.to_string(), &e))?;
-        let mut voters = self.voters();
-        voters.insert(id);
-        let changed = tokio::time::timeout(
-            MEMBERSHIP_DEADLINE,
-            self.raft.change_membership(voters, false),
-        )
-        .await
-        .map_err(|_| unavailable("the membership change was not committed in time".into()))?;
-        changed.map_err(|e| refused_or_unavailable(e.to_string(), &e))?;
-        tracing::info!(id, %addr, "replica added");
-        Ok(())
-    }
-
-    async fn remove_member_here(&self, id: NodeId) -> Result<(), MembershipError> {
-        let voters = self.voters();
-        let change: ChangeMembers<NodeId, BasicNode> = if voters.contains(&id) {
-            let rest: BTreeSet<NodeId> = voters.into_iter().filter(|v| *v != id).collect();
-            if rest.is_empty() {
-                return Err(MembershipError::Refused(
-                    "the last voter cannot be removed".into(),
-                ));
-            }
-            ChangeMembers::ReplaceAllVoters(rest)
-        } else {
-            let known = {
-                let metrics = self.raft.metrics();
-                let m = metrics.borrow();
-                m.membership_config.membership().get_node(&id).is_some()
-            };
-            if !known {
-                return Err(MembershipError::Refused(format!(
-                    "replica {id} is not a member"
-                )));
-            }
-            ChangeMembers::RemoveNodes(BTreeSet::from([id]))
-        };
-        let changed = tokio::time::timeout(
-            MEMBERSHIP_DEADLINE,
-            self.raft.change_membership(change, false),
-        )
-        .await
-        .map_err(|_| MembershipError::Unavailable { leader_hint: None })?;
-        changed.map_err(|e| refused_or_unavailable(e.to_string(), &e))?;
-        tracing::info!(id, "replica removed");
-        Ok(())
-    }
-
-    fn voters(&self) -> BTreeSet<NodeId> {
-        let metrics = self.raft.metrics();
-        let m = metrics.borrow();
-        m.membership_config.membership().voter_ids().collect()
     }
 
     /// This replica's view of the cluster, with the member lags from the
@@ -675,7 +747,7 @@ impl Journal {
         if let Some((leader, addr)) = self.known_leader()
             && leader != self.id
             && let Ok(ForwardAnswer::Status(view)) = self
-                .forward(&addr, &Forward::Status, Duration::from_secs(1))
+                .forward(leader, &addr, &Forward::Status, Duration::from_secs(1))
                 .await
         {
             status.members = view.members;
@@ -788,8 +860,23 @@ impl Journal {
         &self.raft
     }
 
-    fn secret(&self) -> Option<&str> {
-        self.secret.as_deref()
+    fn key(&self) -> Option<&Key> {
+        self.key.as_ref()
+    }
+
+    /// Accepts a signed Raft call's time and nonce once (see `signing`).
+    fn accept_nonce(&self, time_ms: u64, nonce: u128) -> Result<(), Refusal> {
+        self.nonces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .accept(now_millis(), time_ms, nonce)
+    }
+
+    /// The API URL of the replica at member address `addr`, for clients to
+    /// retry at; unknown when Raft has its own listener.
+    fn hint(&self, addr: &str) -> Option<String> {
+        self.api_on_member_addresses
+            .then(|| format!("http://{addr}/"))
     }
 }
 
@@ -830,25 +917,6 @@ async fn convert_legacy(raft: &Raft) {
             tracing::warn!(error = %e, "cannot snapshot the history from before replication yet")
         }
     }
-}
-
-fn refused_or_unavailable(
-    message: String,
-    e: &RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>,
-) -> MembershipError {
-    match e {
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(_)) => {
-            MembershipError::Refused(message)
-        }
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => MembershipError::Unavailable {
-            leader_hint: f.leader_node.as_ref().map(|n| api_url(&n.addr)),
-        },
-        _ => MembershipError::Unavailable { leader_hint: None },
-    }
-}
-
-fn api_url(addr: &str) -> String {
-    format!("http://{addr}/")
 }
 
 /// Maps Raft metrics to [`Leadership`]. A leader that has not heard from a

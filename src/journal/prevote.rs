@@ -121,7 +121,7 @@ pub fn spawn(raft: Raft, log: LogStore, peers: Peers, id: NodeId, stop: Cancella
                     let peers = peers.clone();
                     async move {
                         match peers
-                            .call(addr, FORWARD_PATH, &Forward::PreVote, ask_timeout)
+                            .call(*v, addr, FORWARD_PATH, &Forward::PreVote, ask_timeout)
                             .await
                         {
                             Ok(ForwardAnswer::PreVote(view)) if view.grant => Some((*v, view)),

@@ -1,16 +1,20 @@
 //! Raft RPCs between replicas, server side: `/raft/append`, `/raft/vote`,
-//! `/raft/snapshot` (openraft's own calls) and `/raft/forward` (writes,
-//! membership changes and read indexes sent to the leader), merged into the
-//! API listener by `server`. Bodies are the journal codec; every call needs
-//! the cluster secret as a bearer token, and without a secret (a cluster of
-//! one) every call is refused.
+//! `/raft/snapshot` (openraft's own calls), `/raft/forward` (writes,
+//! membership changes and read indexes sent to the leader) and
+//! `/raft/hello` (who is there, before a replica is added). Served beside the
+//! API or on `--raft-listen` by `server`. Bodies are the journal codec.
+//!
+//! Every call must be signed with the cluster secret, fresh, not seen before
+//! and meant for this replica (`signing`); every answer to such a call is
+//! signed in turn. Without a secret (a cluster of one) every call is
+//! refused.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -20,8 +24,14 @@ use serde::de::DeserializeOwned;
 use crate::events::codec;
 
 use super::Journal;
-use super::network::{APPEND_PATH, FORWARD_PATH, OCTET_STREAM, SNAPSHOT_PATH, VOTE_PATH};
-use super::types::{Forward, TypeConfig};
+use super::network::{
+    APPEND_PATH, FORWARD_PATH, HELLO_PATH, OCTET_STREAM, SNAPSHOT_PATH, VOTE_PATH,
+};
+use super::signing::{
+    BODY_HEADER, FROM_HEADER, NONCE_HEADER, SIGNATURE_HEADER, Stamp, TIME_HEADER, TO_HEADER,
+    body_digest,
+};
+use super::types::{Forward, Hello, TypeConfig};
 
 /// Appends carry up to `max_payload_entries` entries and snapshot chunks
 /// 1 MiB; configs are at most 1 MiB each, so this is room, not a target.
@@ -34,39 +44,95 @@ pub fn router(journal: Arc<Journal>) -> Router {
         .route(VOTE_PATH, post(vote))
         .route(SNAPSHOT_PATH, post(snapshot))
         .route(FORWARD_PATH, post(forward))
-        .layer(from_fn_with_state(journal.clone(), authenticate))
-        .layer(DefaultBodyLimit::max(MAX_RAFT_BODY))
+        .route(HELLO_PATH, post(hello))
+        .route_layer(from_fn_with_state(journal.clone(), authenticate))
+        .route_layer(DefaultBodyLimit::max(MAX_RAFT_BODY))
         .with_state(journal)
 }
 
+fn refuse(status: StatusCode, reason: impl Into<String>) -> Response {
+    (status, reason.into()).into_response()
+}
+
+/// A call's stamp, body digest and signature, from its headers.
+fn signed_headers(headers: &HeaderMap) -> Option<(Stamp, String, String)> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let stamp = Stamp::parse(
+        value(FROM_HEADER)?,
+        value(TO_HEADER)?,
+        value(TIME_HEADER)?,
+        value(NONCE_HEADER)?,
+    )?;
+    Some((
+        stamp,
+        value(BODY_HEADER)?.to_owned(),
+        value(SIGNATURE_HEADER)?.to_owned(),
+    ))
+}
+
+/// Checks the call's signature, addressee and freshness (from its headers,
+/// before its body is read) and then its body, before it reaches a handler;
+/// signs the handler's answer.
 async fn authenticate(
     State(journal): State<Arc<Journal>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(secret) = journal.secret() else {
-        return (
+    let Some(key) = journal.key() else {
+        return refuse(
             StatusCode::FORBIDDEN,
             "this replica runs without a cluster secret and takes no Raft calls",
-        )
-            .into_response();
+        );
     };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), secret.as_bytes()) => {
-            next.run(request).await
-        }
-        _ => (StatusCode::UNAUTHORIZED, "wrong or missing cluster secret").into_response(),
+    let (parts, body) = request.into_parts();
+    let Some((stamp, digest, signature)) = signed_headers(&parts.headers) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "a Raft call must be signed with the cluster secret",
+        );
+    };
+    let path = parts.uri.path();
+    if !key.verify_request(parts.method.as_str(), path, &stamp, &digest, &signature) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the call is not signed with this cluster's secret",
+        );
     }
-}
-
-/// Compares without an early exit, so timing does not reveal the secret.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    if stamp.to != journal.node_id() {
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "the call is for replica {}; this is replica {}",
+                stamp.to,
+                journal.node_id()
+            ),
+        );
+    }
+    if let Err(refusal) = journal.accept_nonce(stamp.time_ms, stamp.nonce) {
+        tracing::warn!(from = stamp.from, %refusal, "refused a Raft call");
+        return refuse(StatusCode::UNAUTHORIZED, refusal.to_string());
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_RAFT_BODY).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is too large or broken",
+        );
+    };
+    if body_digest(&bytes) != digest {
+        return refuse(StatusCode::BAD_REQUEST, "the body is not the one signed");
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "the answer broke");
+    };
+    let signature = key.sign_response(stamp.nonce, parts.status.as_u16(), &bytes);
+    if let Ok(value) = HeaderValue::from_str(&signature) {
+        parts.headers.insert(SIGNATURE_HEADER, value);
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
@@ -74,7 +140,7 @@ fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
 }
 
 fn bad_request(reason: String) -> Response {
-    (StatusCode::BAD_REQUEST, reason).into_response()
+    refuse(StatusCode::BAD_REQUEST, reason)
 }
 
 fn binary<T: Serialize>(value: &T) -> Response {
@@ -111,4 +177,10 @@ async fn forward(State(journal): State<Arc<Journal>>, body: Bytes) -> Response {
         Err(e) => return bad_request(e),
     };
     binary(&journal.answer_forward(call).await)
+}
+
+async fn hello(State(journal): State<Arc<Journal>>) -> Response {
+    binary(&Hello {
+        id: journal.node_id(),
+    })
 }

@@ -89,6 +89,89 @@ fn a_repeated_request_id_applies_once_and_gets_the_first_answer() {
     });
 }
 
+/// 2100-01-01, as a forged proposal time.
+const FAR_FUTURE: u64 = 4_102_444_800_000;
+
+#[test]
+fn the_leader_admits_only_valid_writes_and_stamps_its_own_time() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ClusterConfig::single(1, "127.0.0.1:1");
+        config.admission = Admission {
+            api_labels: Some(["alice".to_owned()].into()),
+            host_paths: Some(HostPathPolicy::default()),
+        };
+        let journal = Journal::open_with(dir.path(), config).await.unwrap();
+        let alice = || Actor::Api("alice".into());
+        journal.submit(alice(), create("first", "")).await.unwrap();
+        let write = |id: u128, actor: Actor, command: Command| {
+            Forward::Write(Request {
+                id,
+                proposal: Proposal {
+                    at: FAR_FUTURE,
+                    actor,
+                    command,
+                },
+            })
+        };
+        let host = |input: &str| Command::CreateConfig {
+            name: "ui".into(),
+            kind: ConfigKind::Host,
+            input: input.into(),
+        };
+        let refused = [
+            write(1, alice(), create("bad\nname\0", "")),
+            write(2, alice(), create("ok", "input { file { path => ")),
+            write(3, Actor::Api("mallory".into()), create("ok", "")),
+            write(4, Actor::Replica(9), create("ok", "")),
+            write(
+                5,
+                alice(),
+                host("input { file { host-path => \"/etc/shadow\" } }"),
+            ),
+            // A proposer cannot pick the rules it is checked with.
+            write(
+                6,
+                alice(),
+                Command::Checked {
+                    rules: 1,
+                    command: Box::new(create("bidi\u{202E}", "")),
+                },
+            ),
+        ];
+        for call in refused {
+            match journal.answer_forward(call.clone()).await {
+                ForwardAnswer::Rejected(_) => {}
+                other => panic!("{call:?} was not refused: {other:?}"),
+            }
+        }
+        assert_eq!(journal.last_seq(), 1);
+
+        let before = now_millis();
+        let ForwardAnswer::Written(Response(Ok(envelopes)), _) = journal
+            .answer_forward(write(7, alice(), create("ok", "")))
+            .await
+        else {
+            panic!("a valid forwarded write was not written");
+        };
+        assert_eq!(envelopes.len(), 1);
+        let at = envelopes[0].at;
+        assert!(
+            at >= before && at <= now_millis(),
+            "the event carries the proposer's time"
+        );
+        // A retry of the same request gets the first answer, not a conflict.
+        let ForwardAnswer::Written(Response(again), _) = journal
+            .answer_forward(write(7, alice(), create("ok", "")))
+            .await
+        else {
+            panic!("the retry was not answered");
+        };
+        assert_eq!(again, Ok(envelopes));
+        assert_eq!(journal.last_seq(), 2);
+    });
+}
+
 #[test]
 fn a_second_process_cannot_open_a_held_data_dir() {
     runtime().block_on(async {

@@ -88,4 +88,13 @@ pub enum ForwardAnswer {
     Unavailable(String),
     /// Refused for good (e.g. an invalid membership change).
     Refused(String),
+    /// The leader did not admit the write (see `Journal::admit`); nothing
+    /// was proposed.
+    Rejected(Rejection),
+}
+
+/// The answer to `/raft/hello`: which replica holds the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub id: NodeId,
 }

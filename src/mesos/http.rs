@@ -51,6 +51,27 @@ pub(crate) async fn error_body(response: reqwest::Response, timeout: Duration) -
     String::from_utf8_lossy(&body).trim().to_owned()
 }
 
+/// The TLS failure behind a request error (an untrusted or expired
+/// certificate, a wrong host name, a peer that does not speak TLS), if that
+/// is what failed.
+pub(crate) fn tls_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // An io::Error's source() skips the error it wraps; the TLS error
+        // sits inside one or more of them.
+        current = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
 /// Whether a response's `Content-Type` is protobuf. A missing header is
 /// accepted; a JSON stream (what Mesos picks when `Accept` is lost on the
 /// way) is not.

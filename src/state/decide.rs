@@ -2,16 +2,23 @@
 
 use crate::events::{Command, Event};
 
+use super::validate::{RULES_VERSION, validate};
 use super::{Rejection, State};
 
 /// Decides which events a command yields against `state`, or why it is refused.
 ///
 /// Pure and deterministic: the journal runs it on every replica for every
 /// committed command. A command that would change nothing yields no events, so
-/// the log holds only changes.
+/// the log holds only changes. A command the leader checked is checked again
+/// here, with the rules it was admitted under, so nothing invalid becomes an
+/// event whichever way it reached the log.
 pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
     let one = |event| Ok(vec![event]);
     match command {
+        Command::Checked { rules, command } => {
+            check(*rules, command)?;
+            decide(state, command)
+        }
         Command::CreateConfig { name, kind, input } => {
             if let Some(existing) = state.configs.current(name) {
                 if existing.kind != *kind {
@@ -204,6 +211,23 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 reason: reason.clone(),
             })
         }
+    }
+}
+
+/// The checks of rules version `rules` (see `validate`). The journal stops
+/// before deciding a version newer than this build's, so every version seen
+/// here is one this build knows.
+fn check(rules: u16, command: &Command) -> Result<(), Rejection> {
+    if matches!(command, Command::Checked { .. }) {
+        return Err(Rejection::Malformed {
+            reason: "a checked command inside a checked command".into(),
+        });
+    }
+    match rules {
+        RULES_VERSION => validate(command),
+        other => Err(Rejection::Malformed {
+            reason: format!("validation rules version {other} is not one a leader stamps"),
+        }),
     }
 }
 

@@ -17,7 +17,10 @@ pub use cluster::{Agent, Cluster, Framework, Leader, Stream, Task};
 pub use configs::{Change, ConfigHistory, ConfigVersion, ConfigView, Configs};
 pub use decide::decide;
 pub use rejection::Rejection;
-pub use validate::{HostPathPolicy, MAX_NAME_CHARS, validate, validate_input, validate_name};
+pub use validate::{
+    HostPathPolicy, MAX_ACTOR_CHARS, MAX_NAME_CHARS, RULES_VERSION, validate, validate_actor,
+    validate_input, validate_name,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +80,9 @@ impl State {
     /// Time never goes backwards along the log, even when replicas' clocks
     /// disagree, so a time range always maps to one seq range.
     pub fn envelopes(&self, proposal: &Proposal) -> Result<Vec<Envelope>, Rejection> {
+        if proposal.command.rules() >= 2 {
+            validate_actor(&proposal.actor)?;
+        }
         self.check_source(proposal)?;
         let events = decide(self, &proposal.command)?;
         let at = proposal.at.max(self.last_at);

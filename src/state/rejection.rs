@@ -27,4 +27,11 @@ pub enum Rejection {
         existing: String,
         requested: String,
     },
+    /// The actor is not one this cluster records: malformed, or (on a write
+    /// forwarded to the leader) not known to the leader.
+    #[error("actor {actor:?} is not allowed: {reason}")]
+    ActorNotAllowed { actor: String, reason: String },
+    /// The command is not one a leader of this cluster proposes.
+    #[error("malformed command: {reason}")]
+    Malformed { reason: String },
 }

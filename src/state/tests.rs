@@ -122,6 +122,63 @@ fn rejections_name_the_problem_and_append_nothing() {
     );
 }
 
+fn checked(command: Command) -> Command {
+    Command::Checked {
+        rules: RULES_VERSION,
+        command: Box::new(command),
+    }
+}
+
+#[test]
+fn a_checked_command_is_checked_again_when_decided() {
+    let bad_config = "input { file { path => ";
+    let (state, log, results) = run(&[
+        proposal(10, "alice", checked(create("bad\nname\0", ""))),
+        proposal(20, "alice", checked(create("bidi\u{202E}gnp.exe", ""))),
+        proposal(30, "alice", checked(create("ok", bad_config))),
+        proposal(40, "ali ce", checked(create("ok", ""))),
+        Proposal {
+            at: 50,
+            actor: Actor::Executor("agent\u{2028}1".into()),
+            command: checked(create("ok", "")),
+        },
+        proposal(60, "alice", checked(checked(create("ok", "")))),
+        proposal(
+            70,
+            "alice",
+            Command::Checked {
+                rules: 1,
+                command: Box::new(create("ok", "")),
+            },
+        ),
+        proposal(80, "alice", checked(create("ok", "input { stdin { } }"))),
+    ]);
+    assert!(matches!(results[0], Err(Rejection::InvalidName { .. })));
+    assert!(matches!(results[1], Err(Rejection::InvalidName { .. })));
+    assert!(matches!(results[2], Err(Rejection::InvalidConfig { .. })));
+    assert!(matches!(results[3], Err(Rejection::ActorNotAllowed { .. })));
+    assert!(matches!(results[4], Err(Rejection::ActorNotAllowed { .. })));
+    assert!(matches!(results[5], Err(Rejection::Malformed { .. })));
+    assert!(matches!(results[6], Err(Rejection::Malformed { .. })));
+    assert_eq!(results[7], Ok(1));
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        state.configs.live().map(|c| c.name).collect::<Vec<_>>(),
+        ["ok"]
+    );
+    assert_eq!(log[0].at, 80);
+}
+
+/// A bare command was admitted by a leader of a build from before the
+/// rules were versioned, which checked it only where it was proposed: it
+/// is decided as that build decided it, so replicas of both builds agree.
+#[test]
+fn a_bare_command_is_decided_as_builds_before_versioned_rules_did() {
+    let (_, log, results) = run(&[proposal(10, "alice", create("bidi\u{202E}", ""))]);
+    assert_eq!(results, [Ok(1)]);
+    assert_eq!(log[0].event.config_name(), Some("bidi\u{202E}"));
+}
+
 #[test]
 fn revert_appends_a_new_version_pointing_at_the_old_one() {
     let (state, log, _) = run(&[

@@ -1,17 +1,29 @@
 //! Checks that depend only on the command itself, not on the current state.
 //!
-//! They run once, where a command is proposed, and not again while applying it:
-//! a newer build's parser may accept what an older one refused, and replicas of
-//! mixed builds must still decide identically during a rolling upgrade.
+//! They run when the leader admits a command and again in the decide step on
+//! every replica (`State::envelopes`), so nothing invalid enters the log by
+//! any path. Decisions must be identical on every replica, also while
+//! replicas of different builds run side by side during an upgrade: the
+//! leader stamps every command with the version of these rules it was
+//! admitted under ([`RULES_VERSION`], `Command::Checked`), and replicas
+//! decide it with exactly those rules. Whatever changes what they accept
+//! (the name rule, the Logstash parser, the path rules) needs a new rules
+//! version, with the old behaviour kept for entries stamped with the old one.
 
-use crate::events::Command;
+use crate::events::{Actor, Command};
 use crate::logstash;
 
 use super::Rejection;
 
+/// The version of the checks below. 1: nothing was checked while deciding
+/// (commands were checked once, where they were proposed). 2: names,
+/// Logstash configs and actors are checked while deciding.
+pub const RULES_VERSION: u16 = 2;
+
 /// Longest config name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
 
+/// The checks of [`RULES_VERSION`] on a command.
 pub fn validate(command: &Command) -> Result<(), Rejection> {
     match command {
         Command::CreateConfig { name, input, .. } | Command::UpdateConfig { name, input } => {
@@ -24,7 +36,9 @@ pub fn validate(command: &Command) -> Result<(), Rejection> {
 }
 
 /// A config name is the image reference it applies to (or a glob of them): 1 to
-/// 255 characters, none of them control characters.
+/// 255 characters, none of them a control, format or line/paragraph
+/// separator character, which could hide or reorder what an operator reads
+/// in the GUI, the log or a terminal.
 pub fn validate_name(name: &str) -> Result<(), Rejection> {
     let reason = |r: &str| Err(Rejection::InvalidName { reason: r.into() });
     let chars = name.chars().count();
@@ -43,7 +57,88 @@ pub fn validate_name(name: &str) -> Result<(), Rejection> {
             c as u32
         ));
     }
+    if let Some((i, c)) = name
+        .chars()
+        .enumerate()
+        .find(|(_, c)| is_format_or_separator(*c))
+    {
+        return reason(&format!(
+            "character {} is the invisible format or separator character U+{:04X}",
+            i + 1,
+            c as u32
+        ));
+    }
     Ok(())
+}
+
+/// The Unicode characters of general category Cf (format: bidi overrides,
+/// zero-width characters, ...), Zl (U+2028) and Zp (U+2029), as of Unicode
+/// 15.1. A fixed table, not a library's, because it is part of the rules
+/// (see [`RULES_VERSION`]).
+const FORMAT_OR_SEPARATOR: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+fn is_format_or_separator(c: char) -> bool {
+    let c = c as u32;
+    FORMAT_OR_SEPARATOR
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
+}
+
+/// Longest actor label (a token label or an agent id), in characters.
+pub const MAX_ACTOR_CHARS: usize = 255;
+
+/// Who is recorded as the actor must be something an operator can read and
+/// filter by: an API actor is a token label (letters, digits, `.`, `_`,
+/// `@`, `-`, as the token file allows), an executor's agent id follows the
+/// name rule.
+pub fn validate_actor(actor: &Actor) -> Result<(), Rejection> {
+    let refuse = |reason: String| {
+        Err(Rejection::ActorNotAllowed {
+            actor: actor.to_string().chars().take(80).collect(),
+            reason,
+        })
+    };
+    match actor {
+        Actor::Api(label) => {
+            let chars = label.chars().count();
+            let charset = label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
+            if chars == 0 || chars > MAX_ACTOR_CHARS || !charset {
+                return refuse(format!(
+                    "a token label has 1 to {MAX_ACTOR_CHARS} letters, digits, '.', '_', '@' or '-'"
+                ));
+            }
+            Ok(())
+        }
+        Actor::Executor(agent) => match validate_name(agent) {
+            Ok(()) => Ok(()),
+            Err(e) => refuse(format!("the agent id is not valid: {e}")),
+        },
+        Actor::ConfigDir | Actor::Replica(_) | Actor::System => Ok(()),
+    }
 }
 
 /// The input must parse as a Logstash pipeline, and every `docker-path` must be
@@ -211,6 +306,69 @@ mod tests {
             assert!(validate_name(name).is_err(), "{name:?}");
         }
         assert!(validate_name(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn names_refuse_format_and_separator_characters() {
+        for c in [
+            '\u{202E}',  // right-to-left override
+            '\u{2028}',  // line separator (Zl)
+            '\u{2029}',  // paragraph separator (Zp)
+            '\u{200B}',  // zero width space
+            '\u{200D}',  // zero width joiner
+            '\u{2066}',  // left-to-right isolate
+            '\u{FEFF}',  // byte order mark
+            '\u{00AD}',  // soft hyphen
+            '\u{061C}',  // Arabic letter mark
+            '\u{E0041}', // tag latin capital letter a
+            '\u{1343F}',
+        ] {
+            let name = format!("app{c}:latest");
+            match validate_name(&name) {
+                Err(Rejection::InvalidName { reason }) => {
+                    assert!(reason.contains(&format!("U+{:04X}", c as u32)), "{reason}")
+                }
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+        // Neighbours of the ranges are ordinary characters.
+        for c in [
+            '\u{00AC}',
+            '\u{2027}',
+            '\u{202F}',
+            '\u{2065}',
+            '\u{FFFC}',
+            '\u{13440}',
+        ] {
+            assert!(!is_format_or_separator(c), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn actors_are_token_labels_or_clean_agent_ids() {
+        for ok in [
+            Actor::Api("ops-team_1@example.org".into()),
+            Actor::Api("anonymous".into()),
+            Actor::Executor("5f1c-S0".into()),
+            Actor::Replica(7),
+            Actor::ConfigDir,
+            Actor::System,
+        ] {
+            assert_eq!(validate_actor(&ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            Actor::Api("has space".into()),
+            Actor::Api("new\nline".into()),
+            Actor::Api("x".repeat(256)),
+            Actor::Api(String::new()),
+            Actor::Executor("agent\u{0}".into()),
+            Actor::Executor("agent\u{202E}".into()),
+        ] {
+            assert!(
+                matches!(validate_actor(&bad), Err(Rejection::ActorNotAllowed { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -19,5 +19,7 @@ mod gui_browser_mesos;
 mod mesos_client_faults;
 mod mesos_real_client;
 mod mesos_scheduler_real;
+mod mesos_tls;
 mod raft_cluster;
 mod raft_mesos_real;
+mod raft_trust;

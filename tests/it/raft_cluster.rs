@@ -11,20 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::cluster::{Cluster, QUIET, client_with, config_names, free_addrs};
+use support::cluster::{Cluster, QUIET, client_with, config_names, create, free_addrs};
 use support::{Answer, Instance};
-
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn create(url: &str, name: &str) -> Option<u16> {
-    let response = client_with(Duration::from_secs(10))
-        .post(format!("{url}/api/configs"))
-        .json(&json!({"name": name, "input": ""}))
-        .send()
-        .await
-        .ok()?;
-    Some(response.status().as_u16())
-}
 
 async fn events(url: &str) -> Value {
     let answer = Answer::of(
@@ -62,7 +50,7 @@ fn index(status: &Value, field: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_killing_the_leader_and_the_killed_replica_catches_up() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::cluster::serial().await;
     let started = Instant::now();
     let mut cluster = Cluster::start(
         3,
@@ -199,7 +187,7 @@ async fn acknowledged_writes_survive_killing_the_leader_and_the_killed_replica_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_follower_rejoins_without_disturbing_the_leader() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::cluster::serial().await;
     let mut cluster = Cluster::start(3, &[], QUIET);
     let (leader, term) = cluster.leader(&[1, 2, 3], Duration::from_secs(20)).await;
     let follower = (1..=3).find(|id| *id != leader).unwrap();
@@ -235,7 +223,7 @@ async fn a_paused_follower_rejoins_without_disturbing_the_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_replica_refuses_writes() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::cluster::serial().await;
     let mut cluster = Cluster::start(3, &[], QUIET);
     let (leader, _) = cluster.leader(&[1, 2, 3], Duration::from_secs(20)).await;
     assert_eq!(create(&cluster.url(leader, ""), "before").await, Some(201));
@@ -274,7 +262,7 @@ async fn a_lone_replica_refuses_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_is_added_as_learner_then_voter_and_removed_and_raft_calls_need_the_secret() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::cluster::serial().await;
     let cluster = Cluster::start(3, &[], QUIET);
     let (leader, _) = cluster.leader(&[1, 2, 3], Duration::from_secs(20)).await;
 

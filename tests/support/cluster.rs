@@ -25,21 +25,48 @@ pub fn free_addrs(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The cluster secret every test cluster shares (in `cluster-secret`).
+pub const SECRET: &str = "a-cluster-secret-for-the-tests";
+
+/// Clusters take turns: three replicas each on two shared cores are enough.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
 pub struct Cluster {
     /// Replica `id` is `replicas[id - 1]`.
     pub replicas: Vec<Instance>,
+    /// The API addresses (`--listen`).
     pub addrs: Vec<String>,
+    /// The member addresses: `--raft-listen` when given, else `addrs`.
+    pub raft_addrs: Vec<String>,
     pub dir: tempfile::TempDir,
 }
 
 impl Cluster {
     /// Starts replicas 1..=n that form one cluster, with `extra` flags each.
     pub fn start(n: usize, extra: &[&str], log: &str) -> Cluster {
+        Cluster::launch(n, extra, log, false)
+    }
+
+    /// The same, each replica serving `/raft/` on its own `--raft-listen`.
+    pub fn start_with_raft_listen(n: usize, extra: &[&str], log: &str) -> Cluster {
+        Cluster::launch(n, extra, log, true)
+    }
+
+    fn launch(n: usize, extra: &[&str], log: &str, raft_listen: bool) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let secret = dir.path().join("cluster-secret");
-        std::fs::write(&secret, "a-cluster-secret-for-the-tests\n").expect("secret file");
+        std::fs::write(&secret, format!("{SECRET}\n")).expect("secret file");
         let addrs = free_addrs(n);
-        let peers = addrs
+        let raft_addrs = if raft_listen {
+            free_addrs(n)
+        } else {
+            addrs.clone()
+        };
+        let peers = raft_addrs
             .iter()
             .enumerate()
             .map(|(i, a)| format!("{}={a}", i + 1))
@@ -57,6 +84,9 @@ impl Cluster {
                     "--cluster-secret-file",
                     secret_path.as_str(),
                 ];
+                if raft_listen {
+                    args.extend(["--raft-listen", raft_addrs[id - 1].as_str()]);
+                }
                 if !extra.contains(&"--master") {
                     args.extend(["--master", "http://127.0.0.1:1"]);
                 }
@@ -72,8 +102,14 @@ impl Cluster {
         Cluster {
             replicas,
             addrs,
+            raft_addrs,
             dir,
         }
+    }
+
+    /// The path of the cluster secret file, for replicas added later.
+    pub fn secret_file(&self) -> String {
+        self.dir.path().join("cluster-secret").display().to_string()
     }
 
     pub fn replica(&mut self, id: u64) -> &mut Instance {
@@ -132,6 +168,18 @@ pub fn client_with(timeout: Duration) -> reqwest::Client {
         .timeout(timeout)
         .build()
         .expect("http client")
+}
+
+/// Creates an empty config at the replica with base URL `url`; the answer's
+/// status, or `None` when it does not answer.
+pub async fn create(url: &str, name: &str) -> Option<u16> {
+    let response = client_with(Duration::from_secs(10))
+        .post(format!("{url}/api/configs"))
+        .json(&serde_json::json!({"name": name, "input": ""}))
+        .send()
+        .await
+        .ok()?;
+    Some(response.status().as_u16())
 }
 
 /// Config names of a replica's `GET /api/configs` (optionally consistent).

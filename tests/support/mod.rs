@@ -14,6 +14,8 @@ pub mod browser;
 pub mod cluster;
 pub mod fake_master;
 pub mod mesos;
+pub mod tls;
+pub mod wiretap;
 
 /// A running `logstash-mesos local` or `scheduler` process with its API on an
 /// ephemeral port.

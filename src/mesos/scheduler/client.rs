@@ -14,7 +14,7 @@ use super::config::{ConfigError, SchedulerConfig, heartbeat_interval};
 use super::error::{CallError, SubscribeError};
 use super::redirect::resolve_location;
 use crate::mesos::http::{
-    CONTENT_TYPE_PROTOBUF, STREAM_ID_HEADER, error_body, is_protobuf, record_stream,
+    CONTENT_TYPE_PROTOBUF, STREAM_ID_HEADER, error_body, is_protobuf, record_stream, tls_problem,
 };
 use crate::mesos::proto::v1::scheduler::{Call, Event, call, event};
 use crate::mesos::proto::v1::{
@@ -60,8 +60,11 @@ pub struct SchedulerClient {
     call_http: reqwest::Client,
 }
 
-fn base_builder(config: &SchedulerConfig) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+fn base_builder(
+    config: &SchedulerConfig,
+    roots: &Option<Vec<reqwest::Certificate>>,
+) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
         // Redirects are followed by hand: Mesos' Location is protocol-relative
         // and the stream id must come from the final response.
         .redirect(reqwest::redirect::Policy::none())
@@ -69,17 +72,39 @@ fn base_builder(config: &SchedulerConfig) -> reqwest::ClientBuilder {
         // the middle of a long-lived event stream.
         .no_proxy()
         .connect_timeout(config.connect_timeout)
-        .http1_only()
+        .http1_only();
+    match roots {
+        Some(roots) => builder.tls_certs_only(roots.iter().cloned()),
+        None => builder,
+    }
+}
+
+/// The CAs of `config.ca_file`, if one is set.
+fn ca_roots(config: &SchedulerConfig) -> Result<Option<Vec<reqwest::Certificate>>, ConfigError> {
+    let Some(path) = &config.ca_file else {
+        return Ok(None);
+    };
+    let error = |reason: String| ConfigError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| error(e.to_string()))?;
+    if roots.is_empty() {
+        return Err(error("it holds no PEM certificate".into()));
+    }
+    Ok(Some(roots))
 }
 
 impl SchedulerClient {
     /// Builds the HTTP clients for `config`.
     pub fn new(config: SchedulerConfig) -> Result<Self, ConfigError> {
-        let stream_http = base_builder(&config)
+        let roots = ca_roots(&config)?;
+        let stream_http = base_builder(&config, &roots)
             .pool_max_idle_per_host(0)
             .tcp_keepalive(Duration::from_secs(15))
             .build()?;
-        let call_http = base_builder(&config)
+        let call_http = base_builder(&config, &roots)
             .timeout(config.request_timeout)
             .build()?;
         Ok(Self {
@@ -92,6 +117,46 @@ impl SchedulerClient {
     /// The settings in use.
     pub fn config(&self) -> &SchedulerConfig {
         &self.config
+    }
+
+    /// Checks that every `https://` master presents a certificate this
+    /// client trusts, so a wrong CA is an error at start rather than
+    /// endless reconnects. A master that does not answer is no error here:
+    /// the subscription keeps trying it.
+    pub async fn check_tls(&self) -> Result<(), ConfigError> {
+        for master in self
+            .config
+            .masters
+            .iter()
+            .filter(|m| m.starts_with("https://"))
+        {
+            let error = match self.call_http.get(master).send().await {
+                Ok(_) => continue,
+                Err(e) => e,
+            };
+            match tls_problem(&error) {
+                Some(reason) => {
+                    let hint = match &self.config.ca_file {
+                        Some(path) => format!(
+                            "the master's certificate must be signed by a CA in --mesos-ca-file {} \
+                             and name the host of the URL",
+                            path.display()
+                        ),
+                        None => "the system's CA store does not trust the master's certificate; \
+                                 name the CA that signed it with --mesos-ca-file"
+                            .into(),
+                    };
+                    return Err(ConfigError::Tls {
+                        master: master.clone(),
+                        reason,
+                        hint,
+                    });
+                }
+                None => tracing::warn!(%master, error = %error,
+                    "cannot reach the Mesos master to check its certificate; the subscription will retry it"),
+            }
+        }
+        Ok(())
     }
 
     /// The SUBSCRIBE call for a framework. `Call.framework_id` mirrors
@@ -133,7 +198,8 @@ impl SchedulerClient {
             }
             let response = tokio::time::timeout(self.config.request_timeout, request.send())
                 .await
-                .map_err(|_| SubscribeError::Timeout)??;
+                .map_err(|_| SubscribeError::Timeout)?
+                .map_err(SubscribeError::from_request)?;
             let status = response.status().as_u16();
             match status {
                 200 => return self.open(url, response, expected_id).await,

@@ -1,5 +1,6 @@
 //! Scheduler client settings.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::redirect::{UrlError, scheduler_endpoint};
@@ -42,6 +43,25 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The CA file cannot be read or holds no PEM certificate.
+    #[error("cannot use the CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `https://` master's certificate is not trusted, or TLS with it
+    /// fails otherwise: retrying cannot help.
+    #[error("TLS with the Mesos master {master} failed: {reason} ({hint})")]
+    Tls {
+        /// The master's scheduler endpoint.
+        master: String,
+        /// What TLS said.
+        reason: String,
+        /// What to check.
+        hint: String,
+    },
 }
 
 /// How the scheduler client reaches the masters and how patient it is.
@@ -53,6 +73,9 @@ pub struct SchedulerConfig {
     pub masters: Vec<String>,
     /// HTTP Basic credentials, sent on every request when set.
     pub credentials: Option<Credentials>,
+    /// PEM file of the CAs that sign `https://` masters' certificates; when
+    /// set, only these are trusted (else the system's CA store).
+    pub ca_file: Option<PathBuf>,
     /// Waits between subscription rounds (a round tries every master once).
     pub backoff: Backoff,
     /// Limit for a non-streaming call, and for the SUBSCRIBE response
@@ -97,6 +120,7 @@ impl SchedulerConfig {
         Ok(Self {
             masters: endpoints,
             credentials: None,
+            ca_file: None,
             backoff: Backoff::default(),
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
@@ -125,6 +149,17 @@ impl SchedulerConfig {
             secret: secret.into(),
         });
         self
+    }
+
+    /// The same settings, trusting only the CAs in `path` for `https://` masters.
+    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Whether any master is reached over plain HTTP.
+    pub fn has_plain_http_master(&self) -> bool {
+        self.masters.iter().any(|m| m.starts_with("http://"))
     }
 
     /// How long a subscription may stay silent before it is declared dead,

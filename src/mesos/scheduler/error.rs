@@ -72,6 +72,10 @@ pub enum SubscribeError {
     /// Connection refused, reset, DNS failure, ...
     #[error("transport error: {0}")]
     Transport(#[from] reqwest::Error),
+    /// TLS with the master failed (an untrusted certificate, ...). Retried,
+    /// since a master's certificate can be fixed while the scheduler runs.
+    #[error("TLS with the master failed: {0}")]
+    Tls(String),
     /// No response headers or no first event in time.
     #[error("timed out waiting for the master")]
     Timeout,
@@ -107,6 +111,14 @@ impl SubscribeError {
                 | SubscribeError::FrameworkIdChanged { .. }
                 | SubscribeError::UnexpectedStatus { .. }
         )
+    }
+
+    /// A failed request: a TLS failure named as such, else a transport error.
+    pub fn from_request(error: reqwest::Error) -> Self {
+        match crate::mesos::http::tls_problem(&error) {
+            Some(reason) => SubscribeError::Tls(reason),
+            None => SubscribeError::Transport(error),
+        }
     }
 
     /// Classifies the message of an ERROR event.

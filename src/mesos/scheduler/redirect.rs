@@ -31,6 +31,15 @@ pub enum UrlError {
     /// A 307 came without a usable `Location`.
     #[error("redirect without a Location header")]
     MissingLocation,
+    /// A redirect from `https` to plain `http`, which would send the
+    /// credentials and the framework's traffic in clear text.
+    #[error("refusing to follow a redirect from {from} to plain http ({to})")]
+    Downgrade {
+        /// The URL that was redirected.
+        from: String,
+        /// Where it was redirected to.
+        to: String,
+    },
 }
 
 fn check_scheme(url: Url) -> Result<Url, UrlError> {
@@ -58,7 +67,14 @@ pub fn resolve_location(current: &str, location: &str) -> Result<String, UrlErro
         url: location.to_owned(),
         reason: e.to_string(),
     })?;
-    Ok(check_scheme(resolved)?.to_string())
+    let resolved = check_scheme(resolved)?;
+    if base.scheme() == "https" && resolved.scheme() != "https" {
+        return Err(UrlError::Downgrade {
+            from: current.to_owned(),
+            to: resolved.to_string(),
+        });
+    }
+    Ok(resolved.to_string())
 }
 
 /// The scheduler endpoint of a master given as `http://host:port`,
@@ -153,6 +169,10 @@ mod tests {
         assert!(matches!(
             resolve_location("http://m1:5050/x", "http://[::1/x"),
             Err(UrlError::Invalid { .. })
+        ));
+        assert!(matches!(
+            resolve_location("https://m1:5050/x", "http://m2:5050/x"),
+            Err(UrlError::Downgrade { .. })
         ));
     }
 
