@@ -452,6 +452,21 @@ impl WorkloadArgs {
     }
 }
 
+/// One root of `--host-path-allow`: an empty entry (a stray comma) must not
+/// silently change what is allowed.
+fn host_path_root(s: &str) -> Result<String, String> {
+    let root = s.trim();
+    if root.is_empty() {
+        return Err("empty entry (a stray comma?); list absolute paths such as /var/log".into());
+    }
+    if !root.starts_with('/') || root.split('/').any(|c| c == "." || c == "..") {
+        return Err(format!(
+            "{root:?} must be an absolute path without . or .. components"
+        ));
+    }
+    Ok(root.to_owned())
+}
+
 /// A size in bytes, with an optional unit: `4096`, `64KiB`, `10MiB`, `1GiB` (also K, M, G).
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -517,15 +532,22 @@ struct CommonArgs {
     config_dir: Option<PathBuf>,
 
     /// Roots below which host-level configs may read agent files (`host-path`),
-    /// comma separated.
+    /// comma separated absolute paths.
     #[arg(
         long,
         value_name = "PATHS",
         default_value = "/var/log",
         env = "LOGSTASH_MESOS_HOST_PATH_ALLOW",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = host_path_root
     )]
     host_path_allow: Vec<String>,
+
+    /// Accept Logstash plugins and settings that run commands or code on the agents
+    /// or read or write agent files of the config's choosing (`exec`, `pipe`, `ruby`,
+    /// the `file` output, `path` of the `file` input, ...; docs/security.md lists them).
+    #[arg(long, env = "LOGSTASH_MESOS_ALLOW_HOST_PLUGINS")]
+    allow_host_plugins: bool,
 
     /// Do not serve the web GUI at `/`; the REST API stays on.
     #[arg(long, env = "LOGSTASH_MESOS_NO_UI")]
@@ -544,7 +566,8 @@ impl CommonArgs {
             tokens,
             cluster: ClusterSettings::default(),
             config_dir: self.config_dir.clone(),
-            host_paths: HostPathPolicy::new(&self.host_path_allow),
+            host_paths: HostPathPolicy::new(&self.host_path_allow)
+                .allowing_host_plugins(self.allow_host_plugins),
             ui: !self.no_ui,
         })
     }

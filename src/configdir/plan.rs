@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::events::{Actor, Command, ConfigKind};
-use crate::state::{HostPathPolicy, Rejection, State, validate_input, validate_name};
+use crate::state::{HostPathPolicy, Rejection, State, validate_name};
 
 /// One `.conf` file of the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +102,7 @@ fn check(
 ) -> Result<Option<Command>, FileError> {
     let input = f.content.as_ref().map_err(|e| (e.clone(), None))?;
     validate_name(&f.name).map_err(rejection)?;
-    match f.kind {
-        ConfigKind::Docker => validate_input(input),
-        ConfigKind::Host => policy.validate(input),
-    }
-    .map_err(rejection)?;
+    policy.check(f.kind, input).map_err(rejection)?;
     Ok(match state.configs.current(&f.name) {
         None => Some(Command::CreateConfig {
             name: f.name.clone(),

@@ -16,6 +16,7 @@ mod gui_api;
 mod gui_browser;
 mod gui_browser_local;
 mod gui_browser_mesos;
+mod host_plugins;
 mod mesos_client_faults;
 mod mesos_real_client;
 mod mesos_scheduler_real;
