@@ -499,9 +499,11 @@ struct CommonArgs {
     )]
     data_dir: PathBuf,
 
-    /// An API token `label:secret`; repeat for several (comma separated in the env var).
-    /// With any token set, writes need `Authorization: Bearer <secret>`; the label is
-    /// recorded as the actor of the events the request causes.
+    /// An API token `label:secret` (may read and change per-image configs),
+    /// `label:secret:read` (may only read) or `label:secret:admin` (may also set the
+    /// host config and the cluster's members); repeat for several (comma separated in
+    /// the env var). With any token set, changes need `Authorization: Bearer <secret>`;
+    /// the label is recorded as the actor of the events the request causes.
     #[arg(
         long = "api-token",
         value_name = "LABEL:SECRET",
@@ -511,8 +513,8 @@ struct CommonArgs {
     )]
     api_tokens: Vec<String>,
 
-    /// A file of API tokens, one `label:secret` per line (`#` starts a comment);
-    /// keeps secrets out of the process list. Repeatable.
+    /// A file of API tokens, one `label:secret[:read|:admin]` per line (`#` starts a
+    /// comment); keeps secrets out of the process list. Repeatable.
     #[arg(
         long = "api-token-file",
         value_name = "PATH",

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{ANONYMOUS, TokenError, Tokens};
+pub use auth::{ANONYMOUS, Role, TokenError, Tokens};
 pub use configs::{SEQ_HEADER, name_in_path};
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
