@@ -8,6 +8,8 @@ mod support;
 
 mod api_configs;
 mod audit_history;
+mod browser_guard;
+mod config_dir_safety;
 mod config_sources;
 mod durability;
 mod executor_docker;
@@ -18,6 +20,7 @@ mod gui_browser_local;
 mod gui_browser_mesos;
 mod gui_browser_roles;
 mod host_plugins;
+mod http_limits;
 mod mesos_client_faults;
 mod mesos_real_client;
 mod mesos_scheduler_real;
