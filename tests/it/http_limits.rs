@@ -250,6 +250,43 @@ async fn live_streams_are_capped_and_their_slots_come_back() {
 }
 
 #[tokio::test]
+async fn idle_streams_over_large_configs_hold_little_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = Instance::local(dir.path(), &[]);
+    let big = format!(
+        "input {{ file {{ docker-path => \"/var/log/a.log\" }} }}\n# {}\n",
+        "x".repeat(900_000)
+    );
+    for i in 0..20 {
+        let created = client()
+            .post(instance.url("/api/configs"))
+            .json(&json!({"name": format!("big-{i}"), "input": big}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let before = rss_kib(&instance);
+    // 8 clients replay the whole history and never read it.
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        let mut stream = tokio::net::TcpStream::connect(addr(&instance))
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /api/events/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        streams.push(stream);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let grown = rss_kib(&instance).saturating_sub(before);
+    eprintln!("8 idle streams over 18 MB of events: the process grew by {grown} KiB");
+    assert!(grown < 48 * 1024, "the process grew by {grown} KiB");
+    drop(streams);
+}
+
+#[tokio::test]
 async fn event_pages_are_bounded_in_bytes_and_continue_with_a_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &[]);
