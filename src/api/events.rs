@@ -539,6 +539,34 @@ mod tests {
         assert_eq!(huge.count, 1);
     }
 
+    #[test]
+    fn a_sparse_filter_ends_the_page_after_a_bounded_read_with_a_cursor() {
+        let filter = EventFilter {
+            config: Some("wanted".into()),
+            ..EventFilter::default()
+        };
+        let other = |seq| Envelope {
+            seq,
+            at: seq,
+            actor: Actor::System,
+            event: Event::ConfigDeleted {
+                name: "other".into(),
+            },
+        };
+        let mut page = Page::new(100);
+        let mut read = 0;
+        for seq in (1..=50_000).rev() {
+            read += 1;
+            if page.offer(&other(seq), &filter) == Offer::Stop {
+                break;
+            }
+        }
+        assert_eq!(read, MAX_SCAN);
+        assert_eq!(page.count, 0);
+        // Descending: the next page starts below the last event read.
+        assert_eq!(page.next_cursor, Some(50_000 - MAX_SCAN as u64 + 1));
+    }
+
     fn axum_body(response: Response) -> Vec<u8> {
         let body = response.into_body();
         futures::executor::block_on(axum::body::to_bytes(body, usize::MAX))

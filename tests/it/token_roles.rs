@@ -162,6 +162,28 @@ async fn each_role_may_do_what_its_rank_allows_on_every_kind_of_route() {
         actors.into_iter().collect::<Vec<_>>(),
         ["api:ci", "api:root"]
     );
+    // No spelling of a path routes around its role.
+    for path in [
+        "/api/host%2Dconfig",
+        "/api/host-config/",
+        "/api//host-config",
+        "/host-config",
+    ] {
+        let answer = call(
+            &instance,
+            "PUT",
+            path,
+            Some(json!({"input": HOST})),
+            Some(WRITE),
+        )
+        .await;
+        assert!(
+            answer.status == 403 || answer.status == 404,
+            "{path}: {} {}",
+            answer.status,
+            answer.json
+        );
+    }
     // The host config was set by the admin only.
     let host = call(&instance, "GET", "/api/host-config", None, None).await;
     assert_eq!(host.json["updated_by"], "api:root");
