@@ -27,6 +27,8 @@ use support::cluster::{Cluster, client_with};
 
 const LATENCY_WRITES: usize = 400;
 const CLIENTS: usize = 64;
+/// Every client and peer connects from loopback: no per-address cap here.
+const SHARED_ADDRESS: [&str; 2] = ["--max-connections-per-ip", "0"];
 const THROUGHPUT_FOR: Duration = Duration::from_secs(5);
 const FAILOVERS: usize = 5;
 const LOG: &str = "error,openraft=off";
@@ -194,7 +196,7 @@ fn main() {
 
         if std::env::var("RAFT_BENCH_PROFILE").is_ok() {
             // Only load the leader for a while, for a profiler to watch.
-            let mut cluster = Cluster::start(3, &[], LOG);
+            let mut cluster = Cluster::start(3, &SHARED_ADDRESS, LOG);
             let (leader, _) = cluster.leader(&[1, 2, 3], Duration::from_secs(30)).await;
             println!("leader pid {}", cluster.replica(leader).pid().unwrap_or(0));
             for round in 0..3 {
@@ -206,14 +208,14 @@ fn main() {
 
         // Baseline: a cluster of one.
         let dir = tempfile::tempdir().expect("temp dir");
-        let single = Instance::local(dir.path(), &[]);
+        let single = Instance::local(dir.path(), &SHARED_ADDRESS);
         let (s50, s99) = latency(&single.base, "single").await;
         let single_rate = throughput(std::slice::from_ref(&single.base), "single-tp").await;
         drop(single);
         println!("baseline, one replica:   p50 {:.2} ms  p99 {:.2} ms  {:.0} writes/s ({CLIENTS} clients)",
             ms(s50), ms(s99), single_rate);
 
-        let mut cluster = Cluster::start(3, &[], LOG);
+        let mut cluster = Cluster::start(3, &SHARED_ADDRESS, LOG);
         let (leader, _) = cluster.leader(&[1, 2, 3], Duration::from_secs(30)).await;
         let follower = (1..=3).find(|id| *id != leader).expect("a follower");
         let (p50, p99) = latency(&cluster.url(leader, ""), "leader").await;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use logstash_mesos::api::Tokens;
+use logstash_mesos::api::{BrowserPolicy, ConnectionLimits, HttpSettings, Tokens};
 use logstash_mesos::events::{ExecutorCommand, ExecutorSettings};
 use logstash_mesos::executor::agent::{self, Unavailable};
 use logstash_mesos::executor::workload::{DockerWorkload, WorkloadSettings};
@@ -473,6 +473,21 @@ impl WorkloadArgs {
     }
 }
 
+/// One root of `--host-path-allow`: an empty entry (a stray comma) must not
+/// silently change what is allowed.
+fn host_path_root(s: &str) -> Result<String, String> {
+    let root = s.trim();
+    if root.is_empty() {
+        return Err("empty entry (a stray comma?); list absolute paths such as /var/log".into());
+    }
+    if !root.starts_with('/') || root.split('/').any(|c| c == "." || c == "..") {
+        return Err(format!(
+            "{root:?} must be an absolute path without . or .. components"
+        ));
+    }
+    Ok(root.to_owned())
+}
+
 /// A size in bytes, with an optional unit: `4096`, `64KiB`, `10MiB`, `1GiB` (also K, M, G).
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -505,9 +520,11 @@ struct CommonArgs {
     )]
     data_dir: PathBuf,
 
-    /// An API token `label:secret`; repeat for several (comma separated in the env var).
-    /// With any token set, writes need `Authorization: Bearer <secret>`; the label is
-    /// recorded as the actor of the events the request causes.
+    /// An API token `label:secret` (may read and change per-image configs),
+    /// `label:secret:read` (may only read) or `label:secret:admin` (may also set the
+    /// host config and the cluster's members); repeat for several (comma separated in
+    /// the env var). With any token set, changes need `Authorization: Bearer <secret>`;
+    /// the label is recorded as the actor of the events the request causes.
     #[arg(
         long = "api-token",
         value_name = "LABEL:SECRET",
@@ -517,8 +534,8 @@ struct CommonArgs {
     )]
     api_tokens: Vec<String>,
 
-    /// A file of API tokens, one `label:secret` per line (`#` starts a comment);
-    /// keeps secrets out of the process list. Repeatable.
+    /// A file of API tokens, one `label:secret[:read|:admin]` per line (`#` starts a
+    /// comment); keeps secrets out of the process list. Repeatable.
     #[arg(
         long = "api-token-file",
         value_name = "PATH",
@@ -538,36 +555,158 @@ struct CommonArgs {
     config_dir: Option<PathBuf>,
 
     /// Roots below which host-level configs may read agent files (`host-path`),
-    /// comma separated.
+    /// comma separated absolute paths.
     #[arg(
         long,
         value_name = "PATHS",
         default_value = "/var/log",
         env = "LOGSTASH_MESOS_HOST_PATH_ALLOW",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = host_path_root
     )]
     host_path_allow: Vec<String>,
+
+    /// Accept Logstash plugins and settings that run commands or code on the agents
+    /// or read or write agent files of the config's choosing (`exec`, `pipe`, `ruby`,
+    /// the `file` output, `path` of the `file` input, ...; docs/security.md lists them).
+    #[arg(long, env = "LOGSTASH_MESOS_ALLOW_HOST_PLUGINS")]
+    allow_host_plugins: bool,
 
     /// Do not serve the web GUI at `/`; the REST API stays on.
     #[arg(long, env = "LOGSTASH_MESOS_NO_UI")]
     no_ui: bool,
+
+    /// Serve the API without tokens on an address other than loopback (anyone who
+    /// reaches it may change the configs that run on every agent).
+    #[arg(long, env = "LOGSTASH_MESOS_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+
+    /// A URL operators reach this scheduler at (a DNS name, a proxy), comma separated:
+    /// browsers are let in only by IP address, `localhost`, this machine's name or these
+    /// names (a guard against DNS rebinding), and changes only from these origins.
+    #[arg(
+        long = "public-url",
+        value_name = "URL",
+        env = "LOGSTASH_MESOS_PUBLIC_URL",
+        value_delimiter = ','
+    )]
+    public_urls: Vec<String>,
+
+    /// Open connections the API serves at once; more are answered 503 and closed
+    /// (lowered to fit the process's file descriptor limit).
+    #[arg(long, default_value = "512", value_parser = clap::value_parser!(u32).range(1..), env = "LOGSTASH_MESOS_MAX_CONNECTIONS")]
+    max_connections: u32,
+
+    /// Open connections from one IP address; more are answered 429 and closed (0: only
+    /// --max-connections applies, e.g. behind a proxy).
+    #[arg(
+        long,
+        default_value = "64",
+        env = "LOGSTASH_MESOS_MAX_CONNECTIONS_PER_IP"
+    )]
+    max_connections_per_ip: u32,
+
+    /// Longest time a client may take to send a request's head; also how long an idle
+    /// connection is kept open.
+    #[arg(long, default_value = "10s", value_parser = positive_duration, env = "LOGSTASH_MESOS_HEADER_READ_TIMEOUT")]
+    header_read_timeout: std::time::Duration,
+
+    /// Open live event streams (`/api/events/stream`, one per GUI tab); more get 429.
+    #[arg(long, default_value = "64", value_parser = clap::value_parser!(u32).range(1..), env = "LOGSTASH_MESOS_MAX_EVENT_STREAMS")]
+    max_event_streams: u32,
 }
 
 impl CommonArgs {
-    fn server_config(&self, listen: SocketAddr) -> anyhow::Result<ServerConfig> {
+    /// `gui_urls`: further URLs the GUI is known by (the scheduler's --webui-url).
+    fn server_config(
+        &self,
+        listen: SocketAddr,
+        gui_urls: &[String],
+    ) -> anyhow::Result<ServerConfig> {
         let tokens = Tokens::load(&self.api_tokens, &self.api_token_files, self.api_auth_reads)?;
         if !tokens.is_enabled() && !listen.ip().is_loopback() {
-            tracing::warn!(%listen, "the API accepts writes without a token; set --api-token-file");
+            if !self.insecure_no_auth {
+                return Err(UsageError(format!(
+                    "--listen {listen} is not a loopback address and no API token is set: anyone \
+                     who reaches it could change the configs that run on every agent. Set \
+                     --api-token or --api-token-file, or pass --insecure-no-auth"
+                ))
+                .into());
+            }
+            tracing::warn!(%listen, "the API accepts changes without a token (--insecure-no-auth)");
         }
+        let public_urls: Vec<String> = self
+            .public_urls
+            .iter()
+            .filter(|u| !u.trim().is_empty())
+            .cloned()
+            .collect();
+        let mut browser = BrowserPolicy::new(&BrowserPolicy::machine_names(), &public_urls)
+            .map_err(|e| UsageError(format!("--public-url {e}")))?;
+        for url in gui_urls {
+            browser = browser.also_at(url);
+        }
+        let http = HttpSettings {
+            connections: ConnectionLimits {
+                max: fd_budget(self.max_connections as usize),
+                per_ip: self.max_connections_per_ip as usize,
+                header_read_timeout: self.header_read_timeout,
+            },
+            max_event_streams: self.max_event_streams as usize,
+            browser,
+        };
         Ok(ServerConfig {
             listen,
             data_dir: self.data_dir.clone(),
             tokens,
             cluster: ClusterSettings::default(),
             config_dir: self.config_dir.clone(),
-            host_paths: HostPathPolicy::new(&self.host_path_allow),
+            host_paths: HostPathPolicy::new(&self.host_path_allow)
+                .allowing_host_plugins(self.allow_host_plugins),
             ui: !self.no_ui,
+            http,
         })
+    }
+}
+
+/// A flag value that can never work: reported like clap's own errors (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+/// File descriptors left after the connections the process needs besides
+/// its API clients (journal, Raft peers, Docker, spool files).
+const FD_RESERVE: u64 = 256;
+
+/// `wanted` API connections, or fewer if the file descriptor limit could not
+/// hold them besides [`FD_RESERVE`].
+fn fd_budget(wanted: usize) -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given and nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return wanted;
+    }
+    let fits = limit.rlim_cur.saturating_sub(FD_RESERVE).max(16);
+    if (wanted as u64) > fits {
+        tracing::warn!(
+            wanted,
+            fits,
+            fd_limit = limit.rlim_cur,
+            "--max-connections lowered to fit the file descriptor limit (raise it with ulimit -n)"
+        );
+        return fits as usize;
+    }
+    wanted
+}
+
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -575,20 +714,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Local(args) => args.common.server_config(args.listen).and_then(|config| {
-            let workload = if args.no_executor {
-                None
-            } else {
-                Some(args.workload.settings(config.data_dir.join("executor"))?)
-            };
-            run(config, "local", workload)
-        }),
+        Command::Local(args) => args
+            .common
+            .server_config(args.listen, &[])
+            .and_then(|config| {
+                let workload = if args.no_executor {
+                    None
+                } else {
+                    Some(args.workload.settings(config.data_dir.join("executor"))?)
+                };
+                run(config, "local", workload)
+            }),
         Command::Scheduler(args) => scheduler(*args),
         Command::Executor(args) => executor(args),
         Command::ExecutorStreams(args) => run_executor_streams(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("logstash-mesos: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("logstash-mesos: {e:#}");
             ExitCode::FAILURE
@@ -623,7 +769,8 @@ fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
 }
 
 fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
-    let mut config = args.common.server_config(args.listen)?;
+    let gui_urls: Vec<String> = args.mesos.webui_url.iter().cloned().collect();
+    let mut config = args.common.server_config(args.listen, &gui_urls)?;
     config.cluster = args.cluster.settings()?;
     let mesos = args.mesos.scheduler_config()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

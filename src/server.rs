@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState, Tokens};
+use crate::api::{self, AppState, HttpSettings, Tokens};
 use crate::configdir::{self, SharedStatus};
 use crate::journal::{Admission, ClusterConfig, Compaction, Journal, JournalError, Timing};
 use crate::state::HostPathPolicy;
@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub host_paths: HostPathPolicy,
     /// Serve the web GUI at `/`.
     pub ui: bool,
+    /// Connection and stream bounds, and the names browsers may use.
+    pub http: HttpSettings,
 }
 
 /// This replica's place in the Raft cluster.
@@ -142,9 +144,12 @@ impl Server {
             config_dir,
             shutdown: shutdown.clone(),
             ui: config.ui,
+            event_streams: Arc::new(tokio::sync::Semaphore::new(config.http.max_event_streams)),
+            http: Arc::new(config.http),
         };
         let closing = journal.clone();
         let stop = shutdown.clone();
+        let limits = app.http.connections;
         let task = tokio::spawn(async move {
             match raft_listener {
                 None => api::serve(listener, app, raft_routes)
@@ -153,9 +158,9 @@ impl Server {
                 Some(raft_listener) => {
                     // Either server failing stops the other too.
                     let raft = async {
-                        let served = axum::serve(raft_listener, raft_routes)
-                            .with_graceful_shutdown(stop.clone().cancelled_owned())
-                            .await;
+                        let served =
+                            api::serve_routes(raft_listener, raft_routes, limits, stop.clone())
+                                .await;
                         stop.cancel();
                         served
                     };

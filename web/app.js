@@ -34,6 +34,8 @@ document.addEventListener("securitypolicyviolation", (e) =>
   window.__guiErrors.push(`CSP refused ${e.blockedURI || "inline"} (${e.violatedDirective})`),
 );
 
+const ROLE_RANK = { read: 0, write: 1, admin: 2 };
+
 const ROUTES = [
   { match: (p) => p.length === 0, view: dashboard, nav: "dashboard", title: "Dashboard" },
   { match: (p) => p[0] === "nodes", view: nodes, nav: "nodes", title: "Nodes" },
@@ -66,6 +68,17 @@ export const app = {
   /** Whether writes can be attempted without asking for a token first. */
   canWrite() {
     return !this.whoami || !this.whoami.tokens_enabled || Boolean(session.token);
+  },
+  /**
+   * Whether the signed-in token's role is below `needed` ("write": per-image
+   * configs; "admin": the host config and cluster members). Views hide what
+   * such a token may not do; without a token nothing is hidden (a change
+   * asks for one).
+   */
+  lacks(needed) {
+    const role = this.whoami && this.whoami.tokens_enabled && session.token ? this.whoami.role : null;
+    if (!role) return false;
+    return ROLE_RANK[role] < ROLE_RANK[needed];
   },
   navigate(hash) {
     location.hash = hash;
@@ -295,6 +308,7 @@ authForm.addEventListener("submit", async (event) => {
       refusedToken("The scheduler did not accept this token.");
       return;
     }
+    const roleBefore = app.whoami && session.token ? app.whoami.role : null;
     session.token = token;
     session.readOnly = false;
     app.whoami = who;
@@ -302,8 +316,9 @@ authForm.addEventListener("submit", async (event) => {
     closeAuth(true);
     live.restart();
     // A page that could not load without a token loads now; a page that did
-    // keeps what the operator typed.
-    if (lastFailed || !current) render({ focus: false });
+    // keeps what the operator typed, unless the new role changes what it shows.
+    const clean = current && !(current.dirty && current.dirty());
+    if (lastFailed || !current || (roleBefore !== who.role && clean)) render({ focus: false });
     else if (current.refresh) current.refresh();
   } catch (e) {
     if (e.status === 401) {
@@ -324,11 +339,13 @@ document.getElementById("auth-cancel").addEventListener("click", () => closeAuth
 
 authButton.addEventListener("click", () => {
   if (session.token) {
+    const hid = app.lacks("admin");
     session.token = null;
     session.readOnly = true;
-    if (app.whoami) app.whoami = { ...app.whoami, actor: null };
+    if (app.whoami) app.whoami = { ...app.whoami, actor: null, role: null };
     updateWho();
     live.restart();
+    if (hid && current && !(current.dirty && current.dirty())) render({ focus: false });
     if (app.whoami && app.whoami.reads_need_token) openAuth("Signed out. Enter a token to continue.");
     else app.flash("Signed out; the token was removed from this tab.");
   } else {
@@ -345,7 +362,8 @@ function updateWho() {
   }
   authButton.hidden = false;
   if (session.token && who.actor) {
-    whoLabel.textContent = `Signed in as ${who.actor.replace(/^api:/, "")}`;
+    const role = who.role && who.role !== "write" ? ` (${who.role})` : "";
+    whoLabel.textContent = `Signed in as ${who.actor.replace(/^api:/, "")}${role}`;
     authButton.textContent = "Sign out";
   } else {
     whoLabel.textContent = who.reads_need_token ? "Not signed in" : "Read-only";
@@ -359,7 +377,7 @@ on("unauthorized", (error) => {
     session.token = null;
     authError.textContent = `The stored token was refused (${error.message}); enter a valid one.`;
     authError.hidden = false;
-    if (app.whoami) app.whoami = { ...app.whoami, actor: null };
+    if (app.whoami) app.whoami = { ...app.whoami, actor: null, role: null };
     updateWho();
     openAuth();
   } else if (app.whoami && app.whoami.reads_need_token) {

@@ -106,7 +106,9 @@ export async function render(root, { query }) {
           { class: "muted", id: "audit-count" },
           events.length
             ? `#${events[0].seq} to #${events[events.length - 1].seq} · ${events.length} shown · newest event in the log #${page.last_seq}`
-            : `No event matches · newest event in the log #${page.last_seq}`,
+            : page.next_cursor
+              ? `No match down to event #${page.next_cursor} (a page reads at most 10,000 events); “Older →” reads on · newest event in the log #${page.last_seq}`
+              : `No event matches · newest event in the log #${page.last_seq}`,
         ),
       ),
       newer

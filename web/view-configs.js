@@ -60,7 +60,7 @@ export async function render(root, { parts, query }, app) {
       "div",
       { class: "page-head" },
       h("h1", {}, "Configs"),
-      h("a", { class: "button primary", href: route("configs", "new"), id: "new-config" }, "New config"),
+      app.lacks("write") ? null : h("a", { class: "button primary", href: route("configs", "new"), id: "new-config" }, "New config"),
     ),
     h(
       "div",
@@ -275,6 +275,10 @@ async function editorPane(pane, { mode, name, query, app }) {
   let saved = mode === "edit" ? config.input : mode === "host" ? initial : null;
   // A config the configuration directory put in force changes only through its file.
   const managed = Boolean(config && config.updated_by === "config-dir");
+  // The signed-in token may not change this config: show it, offer nothing.
+  const needed = mode === "host" ? "admin" : "write";
+  const forbidden = !managed && app.lacks(needed);
+  const locked = managed || forbidden;
   let validation = 0;
   let externalChange = null;
   // While our own save is in flight, its event is not someone else's change.
@@ -306,9 +310,11 @@ async function editorPane(pane, { mode, name, query, app }) {
           value: newName,
         })
       : null;
-  const saveButton = h("button", { type: "submit", class: "primary", id: "save-config", hidden: managed }, mode === "new" ? "Create config" : "Save");
-  const discardButton = h("button", { type: "button", id: "discard-config", disabled: true, hidden: managed }, "Discard changes");
-  if (managed) editor.textarea.readOnly = true;
+  const saveButton = locked
+    ? null
+    : h("button", { type: "submit", class: "primary", id: "save-config" }, mode === "new" ? "Create config" : "Save");
+  const discardButton = locked ? null : h("button", { type: "button", id: "discard-config", disabled: true }, "Discard changes");
+  if (locked) editor.textarea.readOnly = true;
   const form = h(
     "form",
     { id: "config-form", novalidate: true, "aria-label": mode === "new" ? "New config" : `Config ${name}` },
@@ -340,7 +346,7 @@ async function editorPane(pane, { mode, name, query, app }) {
         h(
           "span",
           { class: "label-hint" },
-          managed ? " — read-only here" : " — checked as you type; Ctrl+S saves",
+          locked ? " — read-only here" : " — checked as you type; Ctrl+S saves",
         ),
       ),
       editor.el,
@@ -351,7 +357,7 @@ async function editorPane(pane, { mode, name, query, app }) {
       { class: "actions" },
       saveButton,
       discardButton,
-      mode === "edit" && !managed
+      mode === "edit" && !locked
         ? h("button", { type: "button", class: "danger push-right", id: "delete-config" }, "Delete…")
         : null,
     ),
@@ -403,7 +409,17 @@ async function editorPane(pane, { mode, name, query, app }) {
         " in the scheduler's configuration directory; the API refuses changes to it.",
       )
     : null;
-  fill(pane, head, managedNote, notice, form);
+  const roleNote = forbidden
+    ? h(
+        "div",
+        { class: "notice info", id: "role-note" },
+        badge("info", "Read-only for your token"),
+        mode === "host"
+          ? " Changing the host config needs a token with the admin role."
+          : " Changing configs needs a token with the write or admin role.",
+      )
+    : null;
+  fill(pane, head, managedNote, roleNote, notice, form);
 
   function metaLine(c) {
     return [
@@ -420,7 +436,7 @@ async function editorPane(pane, { mode, name, query, app }) {
   }
 
   function markDirty() {
-    discardButton.disabled = !dirty();
+    if (discardButton) discardButton.disabled = !dirty();
   }
 
   function showError(e, prefix) {
@@ -480,7 +496,7 @@ async function editorPane(pane, { mode, name, query, app }) {
   }, 350);
 
   async function save() {
-    if (managed) return;
+    if (locked) return;
     validate.cancel();
     validation += 1;
     nameError.hidden = true;
@@ -561,12 +577,14 @@ async function editorPane(pane, { mode, name, query, app }) {
     }
   });
   if (nameInput) nameInput.addEventListener("input", markDirty);
-  discardButton.addEventListener("click", () => {
-    editor.value = mode === "new" ? initial : saved;
-    if (nameInput) nameInput.value = newName;
-    markDirty();
-    validate();
-  });
+  if (discardButton) {
+    discardButton.addEventListener("click", () => {
+      editor.value = mode === "new" ? initial : saved;
+      if (nameInput) nameInput.value = newName;
+      markDirty();
+      validate();
+    });
+  }
   const deleteButton = form.querySelector("#delete-config");
   if (deleteButton) {
     deleteButton.addEventListener("click", async () => {

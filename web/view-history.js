@@ -103,10 +103,14 @@ export async function render(root, { parts, query }, app) {
               action = h("span", { class: "muted" }, "deletion");
             } else if (managed() && v.input !== current) {
               action = h("span", { class: "muted" }, `edit ${file()} to change`);
-            } else if (!exists()) {
+            } else if (!exists() && !app.lacks("write")) {
               action = h("a", { href: route("configs", "new", { name, copy: name, version: v.version }), class: "button small" }, `Re-create from v${v.version}`);
+            } else if (!exists()) {
+              action = null;
             } else if (v.input === current) {
               action = h("span", { class: "muted" }, v.version === latest().version ? "current" : "same as current");
+            } else if (app.lacks(isHost() ? "admin" : "write")) {
+              action = h("span", { class: "muted" }, "your token may not revert");
             } else {
               action = h(
                 "button",

@@ -84,6 +84,8 @@ pub async fn create(
     Extension(Principal(actor)): Extension<Principal>,
     JsonBody(body): JsonBody<NewConfig>,
 ) -> Result<Response, ApiError> {
+    crate::state::validate_name(&body.name)?;
+    app.host_paths.check(ConfigKind::Docker, &body.input)?;
     let command = Command::CreateConfig {
         name: body.name.clone(),
         kind: ConfigKind::Docker,
@@ -190,6 +192,16 @@ pub async fn post_one(
             };
             let body: RevertRequest = from_body(body)?;
             ensure_docker(&app, &name)?;
+            // The old text meets today's policy, or it is not restored.
+            let old = app.journal.read(|s| {
+                s.configs
+                    .history(&name)
+                    .and_then(|h| h.version(body.version))
+                    .and_then(|v| v.input.clone())
+            });
+            if let Some(old) = old {
+                app.host_paths.check(ConfigKind::Docker, &old)?;
+            }
             let command = Command::RevertConfig {
                 name: name.clone(),
                 version: body.version,
@@ -216,16 +228,17 @@ fn validate(app: &AppState, body: serde_json::Value) -> Result<Response, ApiErro
     if let Some(name) = &body.name {
         crate::state::validate_name(name)?;
     }
-    match body.kind.as_deref() {
-        None | Some("docker") => crate::state::validate_input(&body.input)?,
-        Some("host") => app.host_paths.validate(&body.input)?,
+    let kind = match body.kind.as_deref() {
+        None | Some("docker") => ConfigKind::Docker,
+        Some("host") => ConfigKind::Host,
         Some(other) => {
             return Err(ApiError::bad_request(
                 "malformed_json",
                 format!("kind must be \"docker\" or \"host\", not {other:?}"),
             ));
         }
-    }
+    };
+    app.host_paths.check(kind, &body.input)?;
     let parsed = crate::logstash::parse(&body.input)
         .map_err(|e| ApiError::internal(format!("validated config did not parse: {e:?}")))?;
     let docker_paths = crate::logstash::docker_paths(&parsed)
@@ -284,7 +297,9 @@ async fn update(
             ),
         ));
     }
+    crate::state::validate_name(&name)?;
     ensure_docker(&app, &name)?;
+    app.host_paths.check(ConfigKind::Docker, &body.input)?;
     let command = Command::UpdateConfig {
         name: name.clone(),
         input: body.input,

@@ -81,7 +81,7 @@ pub async fn put(
             .await?
             .0
     };
-    app.host_paths.validate(&update.input)?;
+    app.host_paths.check(ConfigKind::Host, &update.input)?;
     let exists = app
         .journal
         .read(|s| s.configs.current(HOST_CONFIG_NAME).is_some());

@@ -6,12 +6,14 @@
 //! replicated.
 
 mod auth;
+mod browser;
 mod cluster;
 mod configs;
 mod error;
 mod events;
 mod extract;
 mod host_config;
+mod listener;
 mod openapi;
 mod ops;
 mod replicas;
@@ -31,10 +33,12 @@ use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{ANONYMOUS, TokenError, Tokens};
+pub use auth::{ANONYMOUS, Role, TokenError, Tokens};
+pub use browser::{BadUrl, BrowserPolicy};
 pub use configs::{SEQ_HEADER, name_in_path};
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
+pub use listener::ConnectionLimits;
 pub use openapi::ApiDoc;
 
 use crate::configdir::SharedStatus;
@@ -44,6 +48,26 @@ use crate::state::HostPathPolicy;
 
 /// Longest time a request may take to produce its response head.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the API meets its clients: bounds on connections and live streams,
+/// and the names browsers may reach it by.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub connections: ConnectionLimits,
+    /// Open `/api/events/stream` streams; more get 429.
+    pub max_event_streams: usize,
+    pub browser: BrowserPolicy,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            connections: ConnectionLimits::default(),
+            max_event_streams: 64,
+            browser: BrowserPolicy::default(),
+        }
+    }
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -61,6 +85,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Serve the web GUI at `/` (off with `--no-ui`; the API stays on).
     pub ui: bool,
+    pub http: Arc<HttpSettings>,
+    /// One permit per open event stream.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -111,10 +138,18 @@ pub fn router(app: AppState) -> Router {
     } else {
         Router::new().route("/", get(ui::disabled))
     };
-    Router::new()
+    // What a browser reaches; monitoring (`/health`, `/ready`, `/metrics`)
+    // and replication answer whatever name they are called by.
+    let browser_facing = Router::new()
         .merge(authenticated)
         .merge(gui)
         .route("/api/openapi.json", get(openapi::serve))
+        .layer(from_fn_with_state(
+            Arc::new(app.http.browser.clone()),
+            browser::guard,
+        ));
+    Router::new()
+        .merge(browser_facing)
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
@@ -145,7 +180,18 @@ pub async fn serve(
     extra: Router,
 ) -> std::io::Result<()> {
     let shutdown = app.shutdown.clone();
-    axum::serve(listener, extra.merge(router(app)))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let limits = app.http.connections;
+    listener::serve(listener, extra.merge(router(app)), limits, shutdown).await
+}
+
+/// Serves only `routes` (a replica's `/raft/` routes on `--raft-listen`) with
+/// the same connection caps and header timeout as the API, so no listener
+/// of the process is unbounded.
+pub async fn serve_routes(
+    listener: tokio::net::TcpListener,
+    routes: Router,
+    limits: ConnectionLimits,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    listener::serve(listener, routes, limits, shutdown).await
 }

@@ -13,8 +13,11 @@ use super::{auth, cluster, configs, error, events, host_config, ops, replicas, v
             logstash-mesos scheduler. The config routes are also served without the /api \
             prefix, as the original framework did. Writes need \
             `Authorization: Bearer <secret>` when tokens are configured (reads too with \
-            --api-auth-reads); `POST /api/configs/validate` counts as a read. Reads are served \
-            from the answering replica's state; add `?consistent=true` for a linearizable read."
+            --api-auth-reads); `POST /api/configs/validate` counts as a read. Tokens have a role: \
+            `read` may only read, `write` also changes per-image configs, `admin` also sets the \
+            host config and the cluster's members; a token without the role a request needs \
+            gets 403. Reads are served from the answering replica's state; add \
+            `?consistent=true` for a linearizable read."
     ),
     paths(
         configs::list,
@@ -55,6 +58,7 @@ use super::{auth, cluster, configs, error, events, host_config, ops, replicas, v
         views::ValidateRequest,
         views::Validated,
         views::WhoAmI,
+        auth::Role,
         error::ErrorBody,
         error::ErrorDetail,
         ops::Health,

@@ -53,9 +53,12 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Nothing leaves for other sites; the GUI's own changes carry their
+    // Origin (with `no-referrer` browsers send `Origin: null`, which the
+    // API refuses as cross-site).
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);

@@ -400,6 +400,9 @@ pub struct WhoAmI {
     /// The actor recorded for this request's writes (`api:<label>`), or null
     /// when the request carried no token and the API has tokens.
     pub actor: Option<String>,
+    /// What this request's token may do: `read`, `write` or `admin` (`admin`
+    /// without tokens configured); null without a token.
+    pub role: Option<super::auth::Role>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,6 @@ mod plan;
 mod scan;
 mod watch;
 
-pub use plan::{DirFile, FileState, FileStatus, Plan, plan};
-pub use scan::{MAX_FILE_BYTES, scan};
+pub use plan::{DirFile, FileState, FileStatus, Plan, missing_folder, plan};
+pub use scan::{Listing, MAX_FILE_BYTES, ScanError, scan};
 pub use watch::{DirStatus, SharedStatus, follow, follow_while_leading, sync_once};

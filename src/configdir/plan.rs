@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::events::{Actor, Command, ConfigKind};
-use crate::state::{HostPathPolicy, Rejection, State, validate_input, validate_name};
+use crate::state::{HostPathPolicy, Rejection, State, validate_name};
+
+use super::scan::Listing;
 
 /// One `.conf` file of the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +95,32 @@ pub fn plan(files: &[DirFile], state: &State, policy: &HostPathPolicy) -> Plan {
     plan
 }
 
+/// Why a scan must change nothing: a kind's folder is gone while configs
+/// of that kind came from it (an unmounted or deleted folder is not an
+/// instruction to delete them).
+pub fn missing_folder(listing: &Listing, state: &State) -> Option<String> {
+    for (kind, found, top) in [
+        (ConfigKind::Docker, &listing.docker, "docker"),
+        (ConfigKind::Host, &listing.host, "host"),
+    ] {
+        if found.is_some() {
+            continue;
+        }
+        let managed = state
+            .configs
+            .live()
+            .filter(|v| v.kind == kind && v.version.actor == Actor::ConfigDir)
+            .count();
+        if managed > 0 {
+            return Some(format!(
+                "{top}/ is missing, but {managed} config(s) came from it; nothing changes \
+                 until it is back (delete their files to delete them)"
+            ));
+        }
+    }
+    None
+}
+
 type FileError = (String, Option<(u32, u32)>);
 
 fn check(
@@ -102,11 +130,7 @@ fn check(
 ) -> Result<Option<Command>, FileError> {
     let input = f.content.as_ref().map_err(|e| (e.clone(), None))?;
     validate_name(&f.name).map_err(rejection)?;
-    match f.kind {
-        ConfigKind::Docker => validate_input(input),
-        ConfigKind::Host => policy.validate(input),
-    }
-    .map_err(rejection)?;
+    policy.check(f.kind, input).map_err(rejection)?;
     Ok(match state.configs.current(&f.name) {
         None => Some(Command::CreateConfig {
             name: f.name.clone(),
@@ -268,5 +292,32 @@ mod tests {
         ));
         let clash = plan(&[file("syslog", OK), host("")], &state, &policy);
         assert_eq!(clash.files[1].state, FileState::Invalid);
+    }
+
+    #[test]
+    fn a_missing_folder_deletes_nothing_it_managed() {
+        let policy = HostPathPolicy::default();
+        let mut state = State::default();
+        let listing = Listing {
+            docker: None,
+            host: Some(vec![]),
+        };
+        assert_eq!(
+            missing_folder(&listing, &state),
+            None,
+            "nothing came from it"
+        );
+        let created = plan(&[file("nginx", OK)], &state, &policy).commands;
+        apply(&mut state, Actor::ConfigDir, &created);
+        let problem = missing_folder(&listing, &state).unwrap();
+        assert!(
+            problem.starts_with("docker/ is missing, but 1 config"),
+            "{problem}"
+        );
+        let back = Listing {
+            docker: Some(vec![]),
+            host: None,
+        };
+        assert_eq!(missing_folder(&back, &state), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Following the directory: a file watcher for prompt changes plus a periodic
 //! rescan as a safety net (watchers miss events on some file systems).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use crate::events::Actor;
 use crate::journal::{Journal, SubmitError, now_millis};
 use crate::state::HostPathPolicy;
 
-use super::plan::{FileState, FileStatus, plan};
-use super::scan::scan;
+use super::plan::{FileState, FileStatus, missing_folder, plan};
+use super::scan::{Listing, scan};
 
 /// How long to let a burst of file events settle (editors write in steps).
 const SETTLE: Duration = Duration::from_millis(150);
@@ -44,16 +45,16 @@ pub async fn follow(
     rescan: Duration,
     cancel: CancellationToken,
 ) {
-    for sub in ["docker", "host"] {
-        if let Err(e) = std::fs::create_dir_all(dir.join(sub)) {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot create the config directory");
-        }
-    }
     let changed = Arc::new(Notify::new());
-    let _watcher = watch(&dir, changed.clone());
+    let mut watcher = watch(&dir, changed.clone());
     write_status(&status, |s| s.dir = Some(dir.display().to_string()));
+    let scanner = Scanner::default();
     loop {
-        sync_once(&dir, &journal, &policy, &status).await;
+        if watcher.is_none() && dir.is_dir() {
+            // The directory appeared since: watch it from now on.
+            watcher = watch(&dir, changed.clone());
+        }
+        sync_once(&dir, &journal, &policy, &status, &scanner, &cancel).await;
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = changed.notified() => tokio::time::sleep(SETTLE).await,
@@ -108,12 +109,18 @@ pub async fn follow_while_leading(
     }
 }
 
-fn watch(dir: &std::path::Path, changed: Arc<Notify>) -> Option<RecommendedWatcher> {
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
-            changed.notify_one();
-        }
-    })
+fn watch(dir: &Path, changed: Arc<Notify>) -> Option<RecommendedWatcher> {
+    // Symlinked folders are not walked by the scan, nor watched: one to `/`
+    // would otherwise watch the whole file system.
+    let config = notify::Config::default().with_follow_symlinks(false);
+    let mut watcher = RecommendedWatcher::new(
+        move |event: notify::Result<notify::Event>| {
+            if event.is_ok() {
+                changed.notify_one();
+            }
+        },
+        config,
+    )
     .inspect_err(|e| tracing::warn!(error = %e, "no file watcher; relying on the periodic rescan"))
     .ok()?;
     match watcher.watch(dir, RecursiveMode::Recursive) {
@@ -125,28 +132,72 @@ fn watch(dir: &std::path::Path, changed: Arc<Notify>) -> Option<RecommendedWatch
     }
 }
 
-/// One pass: scan, plan, submit, publish the status.
+/// Longest a scan may take before it counts as failed (a hung file system).
+const SCAN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs scans off the runtime, one at a time, each on a thread of its own
+/// that nothing waits for: a scan stuck in the kernel can neither stall the
+/// follower past [`SCAN_TIMEOUT`] nor keep the process from exiting.
+#[derive(Default)]
+pub struct Scanner {
+    busy: Arc<AtomicBool>,
+}
+
+impl Scanner {
+    async fn scan(&self, dir: &Path, cancel: &CancellationToken) -> Result<Listing, String> {
+        if self.busy.swap(true, Ordering::SeqCst) {
+            return Err("the previous scan has not finished (is the file system hung?)".into());
+        }
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        let busy = self.busy.clone();
+        let path = dir.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("config-dir-scan".into())
+            .spawn(move || {
+                let result = scan(&path);
+                busy.store(false, Ordering::SeqCst);
+                let _ = sender.send(result);
+            });
+        if let Err(e) = spawned {
+            self.busy.store(false, Ordering::SeqCst);
+            return Err(format!("cannot start a scan: {e}"));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => Err("shutting down".into()),
+            answer = tokio::time::timeout(SCAN_TIMEOUT, answer) => match answer {
+                Ok(Ok(Ok(listing))) => Ok(listing),
+                Ok(Ok(Err(e))) => Err(e.to_string()),
+                Ok(Err(_)) => Err("the scan stopped without an answer".into()),
+                Err(_) => Err(format!("the scan took longer than {SCAN_TIMEOUT:?}")),
+            },
+        }
+    }
+}
+
+/// One pass: scan, plan, submit, publish the status. A directory that
+/// cannot be read, or a kind's folder gone missing while configs came from
+/// it, is reported and changes nothing.
 pub async fn sync_once(
-    dir: &std::path::Path,
+    dir: &Path,
     journal: &Journal,
     policy: &HostPathPolicy,
     status: &SharedStatus,
+    scanner: &Scanner,
+    cancel: &CancellationToken,
 ) {
-    let scanned = {
-        let dir = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || scan(&dir)).await
-    };
-    let files = match scanned {
-        Ok(Ok(files)) => files,
-        Ok(Err(e)) => {
-            report_dir_error(status, e.to_string());
-            return;
-        }
+    let listing = match scanner.scan(dir, cancel).await {
+        Ok(listing) => listing,
+        Err(_) if cancel.is_cancelled() => return,
         Err(e) => {
-            report_dir_error(status, e.to_string());
+            report_dir_error(status, e);
             return;
         }
     };
+    if let Some(problem) = journal.read(|s| missing_folder(&listing, s)) {
+        report_dir_error(status, problem);
+        return;
+    }
+    let files = listing.files();
     let mut planned = journal.read(|s| plan(&files, s, policy));
     for command in planned.commands {
         let name = command.config_name().map(str::to_owned).unwrap_or_default();
@@ -184,7 +235,13 @@ pub async fn sync_once(
 }
 
 fn report_dir_error(status: &SharedStatus, error: String) {
-    tracing::warn!(%error, "cannot read the config directory");
+    let repeated = status
+        .read()
+        .map(|s| s.error.as_deref() == Some(error.as_str()))
+        .unwrap_or(false);
+    if !repeated {
+        tracing::warn!(%error, "cannot read the config directory; nothing changes");
+    }
     write_status(status, |s| {
         s.last_scan = Some(now_millis());
         s.error = Some(error);

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Actor, Command, ConfigKind, Envelope, Proposal};
+use crate::events::{Actor, Command, Envelope, Proposal};
 use crate::state::{self, HostPathPolicy, Rejection, State};
 
 use machine::{Machine, Shared};
@@ -511,20 +511,15 @@ impl Journal {
         self.admit_actor(actor)?;
         state::validate(&command)?;
         if let Some(policy) = &self.admission.host_paths {
-            let host_input = match &command {
-                Command::CreateConfig {
-                    kind: ConfigKind::Host,
-                    input,
-                    ..
-                } => Some(input),
+            let checked = match &command {
+                Command::CreateConfig { kind, input, .. } => Some((*kind, input)),
                 Command::UpdateConfig { name, input } => self
                     .read(|s| s.configs.current(name).map(|c| c.kind))
-                    .filter(|kind| *kind == ConfigKind::Host)
-                    .map(|_| input),
+                    .map(|kind| (kind, input)),
                 _ => None,
             };
-            if let Some(input) = host_input {
-                policy.validate(input)?;
+            if let Some((kind, input)) = checked {
+                policy.check(kind, input)?;
             }
         }
         request.proposal.at = now_millis();

@@ -15,6 +15,7 @@
 
 mod ast;
 mod error;
+pub mod host_access;
 mod parser;
 mod paths;
 pub mod render;
@@ -29,6 +30,7 @@ pub use ast::{
     Selector, SelectorElement, Span, StringLit, Value,
 };
 pub use error::{ParseError, line_column};
+pub use host_access::{HOST_ACCESS_RULES, HostAccess, host_access};
 pub use parser::MAX_DEPTH;
 pub use paths::{PathEntry, docker_paths, host_paths, plugins};
 

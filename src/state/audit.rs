@@ -75,31 +75,6 @@ impl EventFilter {
     }
 }
 
-impl AuditIndex {
-    /// The ascending seqs that can match `filter`, read from the smallest index
-    /// list that applies; `None` when no index narrows the search.
-    pub fn candidates(&self, filter: &EventFilter) -> Option<Vec<u64>> {
-        let mut lists: Vec<Vec<u64>> = Vec::new();
-        if let Some(config) = &filter.config {
-            lists.push(self.by_config(config).to_vec());
-        }
-        if let Some(actor) = &filter.actor {
-            lists.push(self.by_actor(actor).to_vec());
-        }
-        if !filter.types.is_empty() {
-            let mut merged: Vec<u64> = filter
-                .types
-                .iter()
-                .flat_map(|t| self.by_type(*t).iter().copied())
-                .collect();
-            merged.sort_unstable();
-            merged.dedup();
-            lists.push(merged);
-        }
-        lists.into_iter().min_by_key(Vec::len)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +90,7 @@ mod tests {
     }
 
     #[test]
-    fn candidates_come_from_the_narrowest_index() {
+    fn the_index_lists_seqs_by_config_and_actor() {
         let mut index = AuditIndex::default();
         let created = |name: &str| Event::ConfigCreated {
             name: name.into(),
@@ -132,23 +107,19 @@ mod tests {
         for e in &log {
             index.apply(e);
         }
-        assert_eq!(index.candidates(&EventFilter::default()), None);
+        assert_eq!(index.by_config("x"), [1, 3, 4]);
+        assert_eq!(index.by_actor(&Actor::Api("a".into())), [1, 2, 4]);
+        assert_eq!(index.by_type(EventType::ConfigDeleted), [3]);
         let by_config = EventFilter {
             config: Some("x".into()),
             actor: Some(Actor::Api("a".into())),
             ..EventFilter::default()
         };
-        assert_eq!(index.candidates(&by_config), Some(vec![1, 3, 4]));
         let matched: Vec<u64> = log
             .iter()
             .filter(|e| by_config.matches(e))
             .map(|e| e.seq)
             .collect();
         assert_eq!(matched, [1, 4]);
-        let by_types = EventFilter {
-            types: vec![EventType::ConfigDeleted, EventType::ConfigCreated],
-            ..EventFilter::default()
-        };
-        assert_eq!(index.candidates(&by_types), Some(vec![1, 2, 3, 4]));
     }
 }

@@ -10,7 +10,7 @@
 //! (the name rule, the Logstash parser, the path rules) needs a new rules
 //! version, with the old behaviour kept for entries stamped with the old one.
 
-use crate::events::{Actor, Command};
+use crate::events::{Actor, Command, ConfigKind};
 use crate::logstash;
 
 use super::Rejection;
@@ -170,12 +170,17 @@ pub fn validate_input(input: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Where host-level configs may read files on the agents (`--host-path-allow`):
-/// the executor runs as root with the agent's file system mounted, so a
-/// `host-path` must stay below a root the operator allowed.
+/// What configs may reach on the agents (`--host-path-allow`,
+/// `--allow-host-plugins`): Logstash runs there as the executor's user with
+/// the agent's file system visible, so a per-image config names files only
+/// through `docker-path` (inside its containers), the host config only
+/// through `host-path` below a root the operator allowed, and plugins or
+/// settings that run code or reach other agent files
+/// ([`logstash::HOST_ACCESS_RULES`]) need the operator's explicit consent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPathPolicy {
     allowed: Vec<String>,
+    allow_host_plugins: bool,
 }
 
 impl Default for HostPathPolicy {
@@ -185,34 +190,85 @@ impl Default for HostPathPolicy {
 }
 
 impl HostPathPolicy {
+    /// Empty roots are ignored (they never widen the policy); `/` allows
+    /// every absolute path.
     pub fn new<S: AsRef<str>>(roots: impl IntoIterator<Item = S>) -> Self {
         HostPathPolicy {
             allowed: roots
                 .into_iter()
-                .map(|r| r.as_ref().trim_end_matches('/').to_owned())
+                .map(|r| r.as_ref().trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .map(|r| match r.trim_end_matches('/') {
+                    "" => "/".to_owned(),
+                    trimmed => trimmed.to_owned(),
+                })
                 .collect(),
+            allow_host_plugins: false,
         }
     }
 
-    /// A host config must parse, and every `host-path` must be an absolute
-    /// path without `.` or `..` components below an allowed root.
-    pub fn validate(&self, input: &str) -> Result<(), Rejection> {
+    /// Accept the plugins and settings of [`logstash::HOST_ACCESS_RULES`].
+    pub fn allowing_host_plugins(mut self, allow: bool) -> Self {
+        self.allow_host_plugins = allow;
+        self
+    }
+
+    /// Checks a config's text for its kind, as a create or update of it
+    /// would be checked: it must parse, name files only the way its kind
+    /// may, and use no refused plugin or setting.
+    pub fn check(&self, kind: ConfigKind, input: &str) -> Result<(), Rejection> {
         let config = logstash::parse(input).map_err(|e| Rejection::InvalidConfig {
             line: e.line,
             column: e.column,
             message: e.message,
         })?;
-        for entry in logstash::host_paths(&config) {
-            if let Some(message) = self.problem(&entry.value) {
-                let (line, column) = logstash::line_column(input, entry.value_span.start);
-                return Err(Rejection::InvalidConfig {
-                    line,
-                    column,
-                    message,
-                });
+        let at = |span: logstash::Span, message: String| {
+            let (line, column) = logstash::line_column(input, span.start);
+            Err(Rejection::InvalidConfig {
+                line,
+                column,
+                message,
+            })
+        };
+        match kind {
+            ConfigKind::Docker => {
+                validate_input(input)?;
+                if let Some(entry) = logstash::host_paths(&config).first() {
+                    return at(
+                        entry.attribute_span,
+                        "host-path belongs in the host config (/api/host-config); a per-image \
+                         config names container files with docker-path"
+                            .into(),
+                    );
+                }
+            }
+            ConfigKind::Host => {
+                if let Some(entry) = logstash::docker_paths(&config).first() {
+                    return at(
+                        entry.attribute_span,
+                        "docker-path belongs in a per-image config; the host config names \
+                         agent files with host-path"
+                            .into(),
+                    );
+                }
+                for entry in logstash::host_paths(&config) {
+                    if let Some(message) = self.problem(&entry.value) {
+                        return at(entry.value_span, message);
+                    }
+                }
             }
         }
+        if !self.allow_host_plugins
+            && let Some(found) = logstash::host_access(&config).first()
+        {
+            return at(found.span, found.message());
+        }
         Ok(())
+    }
+
+    /// A host config: see [`HostPathPolicy::check`].
+    pub fn validate(&self, input: &str) -> Result<(), Rejection> {
+        self.check(ConfigKind::Host, input)
     }
 
     fn problem(&self, path: &str) -> Option<String> {
@@ -223,7 +279,7 @@ impl HostPathPolicy {
             return Some("host-path must not contain . or .. components".into());
         }
         let below = |root: &String| {
-            root.is_empty()
+            root == "/"
                 || path == root.as_str()
                 || path
                     .strip_prefix(root.as_str())
@@ -279,6 +335,77 @@ mod tests {
             HostPathPolicy::new(["/"]).validate(&input("/etc/hosts")),
             Ok(())
         );
+    }
+
+    #[test]
+    fn empty_roots_never_widen_the_policy() {
+        let policy = HostPathPolicy::new(["/var/log", "", " "]);
+        let input = "input { file { host-path => \"/etc/shadow\" } }";
+        assert!(policy.validate(input).is_err());
+        assert!(HostPathPolicy::new([""]).validate(input).is_err());
+        assert_eq!(HostPathPolicy::new(["//"]).validate(input), Ok(()));
+    }
+
+    #[test]
+    fn each_kind_names_files_only_its_own_way() {
+        let policy = HostPathPolicy::default();
+        let host_in_docker = "input {\n  file { host-path => \"/var/log/syslog\" }\n}";
+        assert!(matches!(
+            policy.check(ConfigKind::Docker, host_in_docker),
+            Err(Rejection::InvalidConfig {
+                line: 2,
+                column: 10,
+                ..
+            })
+        ));
+        let docker_in_host = "input { file { docker-path => \"/var/log/a\" } }";
+        assert!(matches!(
+            policy.check(ConfigKind::Host, docker_in_host),
+            Err(Rejection::InvalidConfig {
+                line: 1,
+                column: 16,
+                ..
+            })
+        ));
+        assert_eq!(policy.check(ConfigKind::Host, host_in_docker), Ok(()));
+        assert_eq!(policy.check(ConfigKind::Docker, docker_in_host), Ok(()));
+    }
+
+    #[test]
+    fn host_plugins_need_the_operators_consent() {
+        let strict = HostPathPolicy::default();
+        let open = HostPathPolicy::default().allowing_host_plugins(true);
+        let cases = [
+            (
+                ConfigKind::Docker,
+                "input { exec { command => \"id\" } }",
+                (1, 9),
+            ),
+            (
+                ConfigKind::Host,
+                "input {\n  file {\n    path => \"/etc/shadow\"\n  }\n}",
+                (3, 5),
+            ),
+            (
+                ConfigKind::Docker,
+                "input { file { docker-path => \"/a\" } }\noutput { file { path => \"/etc/cron.d/x\" } }",
+                (2, 10),
+            ),
+        ];
+        for (kind, input, (line, column)) in cases {
+            match strict.check(kind, input) {
+                Err(Rejection::InvalidConfig {
+                    line: l,
+                    column: c,
+                    message,
+                }) => {
+                    assert_eq!((l, c), (line, column), "{input}");
+                    assert!(message.contains("--allow-host-plugins"), "{message}");
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+            assert_eq!(open.check(kind, input), Ok(()), "{input}");
+        }
     }
 
     #[test]

@@ -276,10 +276,12 @@ async fn every_error_status_in_its_case() {
     .await;
     assert_eq!((rename.status, rename.error_code()), (400, "name_mismatch"));
 
-    // 415: a body that is not JSON.
+    // 415: a body that is not JSON (sent from the GUI's own origin: a
+    // browser's text body from nowhere is refused before, see browser_guard).
     let text = Answer::of(
         c.post(local.url("/api/configs"))
             .header("content-type", "text/plain")
+            .header("origin", local.base.trim_end_matches('/'))
             .body("{\"name\": \"y\", \"input\": \"\"}")
             .send()
             .await

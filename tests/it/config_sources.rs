@@ -167,11 +167,14 @@ async fn host_config_round_trips_through_json_and_form() {
         json_input
     );
 
+    // A form, as the original GUI sent it from its own page.
+    let origin = instance.base.trim_end_matches('/').to_owned();
     let form_input = "input { file { host-path => \"/srv/logs/app.log\" } }";
     let form = Answer::of(
         client()
             .put(instance.url("/api/host-config"))
             .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &origin)
             .body(format!("name=ui&input={}", encode(form_input)))
             .send()
             .await
@@ -188,6 +191,7 @@ async fn host_config_round_trips_through_json_and_form() {
     let legacy = client()
         .post(instance.url("/api/host-config"))
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("referer", format!("{origin}/"))
         .body(format!("_method=PUT&input={}", encode(json_input)))
         .send()
         .await

@@ -340,7 +340,7 @@ async fn whoami_tells_the_gui_whether_and_whose_token() {
     let who = send(&open, "GET", "/api/whoami", None, None).await;
     assert_eq!(
         who.json,
-        json!({"tokens_enabled": false, "reads_need_token": false, "actor": "api:anonymous"})
+        json!({"tokens_enabled": false, "reads_need_token": false, "actor": "api:anonymous", "role": "admin"})
     );
 
     let other = tempfile::tempdir().unwrap();
@@ -348,7 +348,7 @@ async fn whoami_tells_the_gui_whether_and_whose_token() {
     let anonymous = send(&writes, "GET", "/api/whoami", None, None).await;
     assert_eq!(
         anonymous.json,
-        json!({"tokens_enabled": true, "reads_need_token": false, "actor": null})
+        json!({"tokens_enabled": true, "reads_need_token": false, "actor": null, "role": null})
     );
     let signed = send(&writes, "GET", "/api/whoami", None, Some(SECRET)).await;
     assert_eq!(signed.json["actor"], "api:ops");
@@ -368,7 +368,7 @@ async fn whoami_tells_the_gui_whether_and_whose_token() {
     let signed = send(&reads, "GET", "/api/whoami", None, Some(SECRET)).await;
     assert_eq!(
         signed.json,
-        json!({"tokens_enabled": true, "reads_need_token": true, "actor": "api:ops"})
+        json!({"tokens_enabled": true, "reads_need_token": true, "actor": "api:ops", "role": "write"})
     );
 }
 

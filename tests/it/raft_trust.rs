@@ -395,6 +395,13 @@ async fn forwarded_writes_with_invalid_content_never_enter_the_log() {
         (2, alice(), docker("bad-config", "input { file { path => ")),
         (3, Actor::Api("mallory".into()), docker("by-mallory", "")),
         (4, alice(), docker("bidi\u{202E}txt.exe", "")),
+        // The leader's host access policy: no command-running plugin in a
+        // per-image config, whoever forwards it.
+        (
+            7,
+            alice(),
+            docker("runs-commands", "input { exec { command => \"id\" } }"),
+        ),
         // A proposer cannot choose the rules it is checked with.
         (
             5,

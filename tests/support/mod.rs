@@ -14,6 +14,7 @@ pub mod browser;
 pub mod cluster;
 pub mod fake_master;
 pub mod mesos;
+pub mod raw;
 pub mod tls;
 pub mod wiretap;
 
@@ -209,6 +210,18 @@ fn spawn(
 /// GET a JSON document from an instance.
 pub async fn get_json(instance: &Instance, path: &str) -> Value {
     mesos::get_json(&instance.url(path)).await
+}
+
+/// GET a text document (e.g. `/metrics`) from an instance.
+pub async fn get_text(instance: &Instance, path: &str) -> String {
+    client()
+        .get(instance.url(path))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body")
 }
 
 pub fn client() -> reqwest::Client {

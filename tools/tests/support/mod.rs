@@ -17,7 +17,8 @@ use serde_json::Value;
 
 pub const TOKEN: &str = "s3cret-for-the-tools";
 
-/// A replica with its API on an ephemeral port; reads and writes need [`TOKEN`].
+/// A replica with its API on an ephemeral port; reads and writes need [`TOKEN`]
+/// (an admin token: the history the tests write includes the host config).
 pub struct Replica {
     pub server: Server,
     pub url: String,
@@ -27,7 +28,7 @@ pub struct Replica {
 impl Replica {
     pub async fn start(data_dir: &Path) -> Replica {
         let tokens =
-            Tokens::load(&[format!("ops:{TOKEN}")], &[] as &[PathBuf], true).expect("token");
+            Tokens::load(&[format!("ops:{TOKEN}:admin")], &[] as &[PathBuf], true).expect("token");
         let server = Server::start(ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.to_path_buf(),
@@ -36,6 +37,7 @@ impl Replica {
             config_dir: None,
             host_paths: HostPathPolicy::default(),
             ui: false,
+            http: Default::default(),
         })
         .await
         .expect("replica starts");
