@@ -121,7 +121,7 @@ pub async fn executors(
     (status = 200, body = Summary),
     (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
 pub async fn summary(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let rates = app.live.history(|h| h.latest(None));
+    let rates = app.live.history(|h| h.latest(None, now_millis()));
     let connection = app.live.connection();
     let summary = with_nodes(&app, |s, nodes| {
         summarize(nodes, s.config_version, rates, connection)

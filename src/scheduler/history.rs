@@ -93,12 +93,12 @@ impl Series {
         self.points.back()
     }
 
-    /// The points from `since` on, each with its rates since the point
-    /// before it (which may be older than `since`).
-    fn rates(&self, since: u64) -> Vec<RatePoint> {
+    /// The points from `since` on and before `before`, each with its rates
+    /// since the point before it (which may be older than `since`).
+    fn rates(&self, since: u64, before: u64) -> Vec<RatePoint> {
         let mut out = Vec::new();
         let mut previous: Option<&Point> = None;
-        for point in &self.points {
+        for point in self.points.iter().take_while(|p| p.at < before) {
             if point.at >= since {
                 out.push(RatePoint::between(previous, point));
             }
@@ -107,12 +107,12 @@ impl Series {
         out
     }
 
-    fn latest_rates(&self) -> Option<RatePoint> {
-        let n = self.points.len();
-        let last = self.points.back()?;
+    /// The newest point before `before`, with its rates.
+    fn latest_rates(&self, before: u64) -> Option<RatePoint> {
+        let i = self.points.iter().rposition(|p| p.at < before)?;
         Some(RatePoint::between(
-            n.checked_sub(2).and_then(|i| self.points.get(i)),
-            last,
+            i.checked_sub(1).and_then(|j| self.points.get(j)),
+            &self.points[i],
         ))
     }
 
@@ -328,29 +328,40 @@ impl History {
         }
     }
 
-    /// The points of `agent` (the cluster for `None`) from `now - window`
-    /// on, or `None` for an agent without history.
+    /// Where the step that holds `now` begins: points from then on may still
+    /// change with the next report.
+    fn settled_before(&self, now: u64) -> u64 {
+        now - now % self.limits.step_ms.max(1)
+    }
+
+    /// The settled points of `agent` (the cluster for `None`) from
+    /// `now - window` on, or `None` for an agent without history. The point
+    /// of the step still under way is left out: it changes with every report
+    /// until its step ends, and a poll of an unchanged history should find it
+    /// unchanged.
     pub fn series(&self, agent: Option<&str>, window_ms: u64, now: u64) -> Option<Vec<RatePoint>> {
         let series = match agent {
             Some(id) => &self.agents.get(id)?.series,
             None => &self.total,
         };
-        Some(series.rates(now.saturating_sub(window_ms)))
+        Some(series.rates(now.saturating_sub(window_ms), self.settled_before(now)))
     }
 
-    /// The newest point of `agent` (the cluster for `None`), with its rates.
-    pub fn latest(&self, agent: Option<&str>) -> Option<RatePoint> {
+    /// The newest settled point of `agent` (the cluster for `None`).
+    pub fn latest(&self, agent: Option<&str>, now: u64) -> Option<RatePoint> {
+        let before = self.settled_before(now);
         match agent {
-            Some(id) => self.agents.get(id)?.series.latest_rates(),
-            None => self.total.latest_rates(),
+            Some(id) => self.agents.get(id)?.series.latest_rates(before),
+            None => self.total.latest_rates(before),
         }
     }
 
-    /// The newest point of every agent.
+    /// The newest point of every agent, settled or not: its rates since the
+    /// report before.
     pub fn latest_by_agent(&self) -> BTreeMap<String, RatePoint> {
         self.agents
             .iter()
-            .filter_map(|(id, a)| Some((id.clone(), a.series.latest_rates()?)))
+            .filter_map(|(id, a)| Some((id.clone(), a.series.latest_rates(u64::MAX)?)))
             .collect()
     }
 
@@ -380,6 +391,8 @@ mod tests {
     use super::*;
 
     const S: u64 = 1000;
+    /// A step later: what the series showed settles.
+    const STEP: u64 = 30 * S;
 
     fn totals(lines: u64, bytes: u64, dropped: u64) -> Totals {
         Totals {
@@ -403,7 +416,7 @@ mod tests {
         let mut h = History::new(limits());
         h.record("a", "e1", 1_000 * S, &totals(100, 1000, 0), 0);
         h.record("a", "e1", 1_030 * S, &totals(400, 4000, 60), 2);
-        let points = h.series(Some("a"), 3600 * S, 1_030 * S).unwrap();
+        let points = h.series(Some("a"), 3600 * S, 1_030 * S + STEP).unwrap();
         assert_eq!(points.len(), 2);
         assert_eq!(points[0].lines_per_second, None, "no rate from one report");
         assert_eq!(points[1].lines_per_second, Some(10.0));
@@ -414,7 +427,7 @@ mod tests {
             points[1].lines, 400,
             "an agent's points start at its counts"
         );
-        let cluster = h.latest(None).unwrap();
+        let cluster = h.latest(None, u64::MAX).unwrap();
         assert_eq!(cluster.lines_per_second, Some(10.0));
         assert_eq!(
             cluster.lines, 300,
@@ -432,7 +445,7 @@ mod tests {
         h.record("a", "e1", 1_060 * S, &totals(60, 0, 0), 0);
         // A new executor on the agent, counting from its start.
         h.record("a", "e2", 1_090 * S, &totals(90, 0, 0), 0);
-        let points = h.series(Some("a"), 3600 * S, 1_090 * S).unwrap();
+        let points = h.series(Some("a"), 3600 * S, 1_090 * S + STEP).unwrap();
         let rates: Vec<_> = points.iter().map(|p| p.lines_per_second).collect();
         assert_eq!(rates, [None, Some(10.0), Some(2.0), Some(3.0)]);
         let lines: Vec<_> = points.iter().map(|p| p.lines).collect();
@@ -446,7 +459,7 @@ mod tests {
         h.record("a", "e", 1_005 * S, &totals(50, 0, 0), 0);
         h.record("a", "e", 1_010 * S, &totals(100, 0, 0), 1);
         h.record("a", "e", 1_050 * S, &totals(500, 0, 0), 0);
-        let points = h.series(Some("a"), 3600 * S, 1_050 * S).unwrap();
+        let points = h.series(Some("a"), 3600 * S, 1_050 * S + STEP).unwrap();
         assert_eq!(points.len(), 2);
         assert_eq!(points[0].at_ms, 1_010 * S);
         assert_eq!(points[0].lines, 100);
@@ -462,12 +475,12 @@ mod tests {
             h.record("a", "e", (10_000 + i * 30) * S, &totals(i * 30, 0, 0), 0);
         }
         let newest = (10_000 + 999 * 30) * S;
-        let all = h.series(Some("a"), u64::MAX, newest).unwrap();
+        let all = h.series(Some("a"), u64::MAX, newest + STEP).unwrap();
         assert_eq!(all.len(), limits.points());
         assert!(all[0].at_ms >= newest - limits.window_ms);
         assert!(all[1..].iter().all(|p| p.lines_per_second == Some(1.0)));
-        let last_ten_minutes = h.series(Some("a"), 600 * S, newest).unwrap();
-        assert_eq!(last_ten_minutes.len(), 21);
+        let last_ten_minutes = h.series(Some("a"), 600 * S, newest + STEP).unwrap();
+        assert_eq!(last_ten_minutes.len(), 20);
         assert_eq!(
             last_ten_minutes[0].lines_per_second,
             Some(1.0),
@@ -493,8 +506,12 @@ mod tests {
         h.record("d", "e", 1_101 * S, &totals(0, 0, 0), 1);
         assert_eq!(h.agents(), 3);
         assert!(h.series(Some("b"), 3600 * S, 1_101 * S).is_none());
-        assert!(h.series(Some("a"), 3600 * S, 1_101 * S).is_some());
-        assert_eq!(h.latest(None).unwrap().errors, 3, "b's errors left with it");
+        assert!(h.series(Some("a"), 3600 * S, 1_101 * S + STEP).is_some());
+        assert_eq!(
+            h.latest(None, u64::MAX).unwrap().errors,
+            3,
+            "b's errors left with it"
+        );
     }
 
     #[test]
@@ -504,16 +521,38 @@ mod tests {
         h.record("b", "e", 1_001 * S, &totals(20, 0, 0), 4);
         h.record("a", "e", 1_030 * S, &totals(310, 0, 0), 0);
         h.record("b", "e", 1_031 * S, &totals(620, 0, 0), 4);
-        let cluster = h.latest(None).unwrap();
+        let cluster = h.latest(None, u64::MAX).unwrap();
         assert_eq!(cluster.lines, 900);
         assert_eq!(cluster.lines_per_second, Some(30.0));
         assert_eq!(cluster.errors, 4);
         h.forget("b");
         h.record("a", "e", 1_060 * S, &totals(610, 0, 0), 0);
-        let cluster = h.latest(None).unwrap();
+        let cluster = h.latest(None, u64::MAX).unwrap();
         assert_eq!(cluster.lines, 1200);
         assert_eq!(cluster.errors, 0);
         assert_eq!(h.latest_by_agent().len(), 1);
+    }
+
+    #[test]
+    fn the_step_under_way_shows_once_it_ends() {
+        let mut h = History::new(limits());
+        h.record("a", "e", 1_000 * S, &totals(0, 0, 0), 0);
+        h.record("a", "e", 1_030 * S, &totals(300, 0, 0), 0);
+        // 1_030 s is in the step of [1_020 s, 1_050 s).
+        let during = h.series(Some("a"), 3600 * S, 1_049 * S).unwrap();
+        assert_eq!(during.len(), 1);
+        assert_eq!(h.latest(Some("a"), 1_049 * S).unwrap().at_ms, 1_000 * S);
+        h.record("a", "e", 1_045 * S, &totals(450, 0, 0), 0);
+        let after = h.series(Some("a"), 3600 * S, 1_050 * S).unwrap();
+        assert_eq!(after.len(), 2);
+        assert_eq!(after[1].at_ms, 1_045 * S);
+        assert_eq!(after[1].lines_per_second, Some(10.0));
+        assert_eq!(h.latest(None, 1_050 * S), Some(after[1].clone()));
+        assert_eq!(
+            h.latest_by_agent()["a"].at_ms,
+            1_045 * S,
+            "the table shows the newest report at once"
+        );
     }
 
     #[test]
@@ -521,7 +560,7 @@ mod tests {
         let mut h = History::new(limits());
         h.record("a", "e", 1_060 * S, &totals(10, 0, 0), 0);
         h.record("a", "e", 1_000 * S, &totals(20, 0, 0), 0);
-        let points = h.series(Some("a"), 3600 * S, 1_060 * S).unwrap();
+        let points = h.series(Some("a"), 3600 * S, 1_060 * S + STEP).unwrap();
         assert_eq!(points.len(), 1);
         assert_eq!(points[0].lines, 20);
     }

@@ -26,7 +26,8 @@ const MAX_CURSOR_CHARS: usize = 8192;
 #[into_params(parameter_in = Query)]
 pub struct Params {
     /// Text to find in the host name, the agent id, a container id or an image
-    /// (case-insensitive).
+    /// (case-insensitive). A complete agent id finds that agent only (not the
+    /// agents whose ids it begins, S1 in S10).
     pub q: Option<String>,
     /// Exactly this agent id.
     pub agent: Option<String>,
@@ -543,10 +544,18 @@ pub struct Page {
 /// The page of `nodes` that `query` asks for.
 pub fn select(nodes: &[Node<'_>], query: &Query) -> Page {
     let column = query.sort.column;
+    let mut filter = query.filter.clone();
+    if let Some(text) = &filter.text
+        && filter.agent.is_none()
+        && let Some(node) = nodes.iter().find(|n| n.agent_id.to_lowercase() == *text)
+    {
+        filter.agent = Some(node.agent_id.to_owned());
+        filter.text = None;
+    }
     let mut keyed: Vec<(Vec<Key>, usize)> = nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| query.filter.matches(n))
+        .filter(|(_, n)| filter.matches(n))
         .map(|(i, n)| (key(n, column), i))
         .collect();
     let total = keyed.len();
@@ -750,6 +759,12 @@ mod tests {
             out
         };
         assert_eq!(run(&[("q", "S13")]), ["S13"]);
+        assert_eq!(run(&[("q", "S1")]).len(), 11, "S1, S10 to S19");
+        assert_eq!(
+            run(&[("q", "8C2F-s1")]),
+            ["S1"],
+            "a whole agent id finds that agent"
+        );
         assert_eq!(run(&[("agent", "8c2f-S1")]), ["S1"], "exact: not S10..S19");
         assert_eq!(run(&[("q", "REDIS")]), ["S3"], "images are searched");
         assert_eq!(

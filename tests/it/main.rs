@@ -16,6 +16,7 @@ mod gui_api;
 mod gui_browser;
 mod gui_browser_local;
 mod gui_browser_mesos;
+mod gui_nodes_scale;
 mod mesos_client_faults;
 mod mesos_real_client;
 mod mesos_scheduler_real;
