@@ -138,6 +138,7 @@ async function render({ focus = true } = {}) {
     current = view || {};
     lastFailed = false;
     root.dataset.ready = "true";
+    performance.mark("view-ready", { detail: entry.nav });
   } catch (e) {
     if (seq !== renderSeq) return;
     lastFailed = true;

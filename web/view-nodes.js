@@ -124,6 +124,8 @@ export async function render(root, { query }, app) {
     for (const k of FILTERS) if (view.filters[k]) q.set(k, view.filters[k]);
     q.set("sort", view.sort || "problems");
     q.set("limit", view.limit);
+    // The table shows counts; the card fetches the agent's streams.
+    q.set("streams", "false");
     if (view.cursor) q.set("cursor", view.cursor);
     return q;
   };
@@ -139,18 +141,20 @@ export async function render(root, { query }, app) {
   let summary;
   let page;
   let invalid = null;
-  const fetchPage = async () => {
-    try {
-      page = await api(`api/executors?${listQuery()}`, { reuse: true });
-      invalid = null;
-    } catch (e) {
-      if (e.status !== 400) throw e;
-      invalid = e.message;
-      page = { executors: [], total: 0, next_cursor: null, config_version: summary.config_version };
-    }
+  /** The summary and the page the view's query asks for now: [summary, page, invalid]. */
+  const fetchBoth = async () => {
+    const [s, answer] = await Promise.all([
+      api("api/executors/summary", { reuse: true }),
+      api(`api/executors?${listQuery()}`, { reuse: true }).catch((e) => {
+        if (e.status !== 400) throw e;
+        return e;
+      }),
+    ]);
+    return answer instanceof Error
+      ? [s, { executors: [], total: 0, next_cursor: null, config_version: s.config_version }, answer.message]
+      : [s, answer, null];
   };
-  summary = await api("api/executors/summary", { reuse: true });
-  await fetchPage();
+  [summary, page, invalid] = await fetchBoth();
 
   const headSummary = h("p", { class: "page-summary", id: "nodes-summary" });
   const problemsPanel = h("section", { class: "panel problems", id: "nodes-problems", "aria-labelledby": "nodes-problems-title" });
@@ -308,14 +312,18 @@ export async function render(root, { query }, app) {
   };
 
   let drawn = null;
+  // Answers to an older query than the latest asked are dropped.
+  let asked = 0;
   const reload = async () => {
-    const [s] = await Promise.all([api("api/executors/summary", { reuse: true }), fetchPage()]);
-    summary = s;
+    const mine = ++asked;
+    const answer = await fetchBoth();
+    if (mine !== asked) return;
+    [summary, page, invalid] = answer;
+    if (detail.isOpen()) detail.refresh(summary.config_version);
     if (drawn && drawn.summary === summary && drawn.page === page) return;
     drawn = { summary, page };
     drawHead();
     drawResults();
-    if (detail.isOpen()) detail.refresh(summary.config_version);
   };
   drawn = { summary, page };
   drawHead();
@@ -515,7 +523,7 @@ function nodesTable(executors, configVersion, view, sortBy, openAgent) {
 function rowClass(ex) {
   const task = ex.task && ex.task.state;
   const r = ex.report;
-  if (!task || (r && (r.logstash === "Failed" || r.dropped_bytes > 0)) || ex.streams.some((s) => s.state === "failed")) {
+  if (!task || (r && (r.logstash === "Failed" || r.dropped_bytes > 0)) || ex.failed_streams) {
     return "row-bad";
   }
   if (task !== "Running" || !ex.up_to_date || (r && r.errors.length)) return "row-warn";
@@ -545,10 +553,9 @@ function configCell(ex, configVersion) {
 }
 
 function streamsCell(ex) {
-  const failed = ex.streams.filter((s) => s.state === "failed").length;
-  return failed
-    ? h("span", {}, fmtInt(ex.streams.length), " ", badge("bad", `${failed} failed`))
-    : fmtInt(ex.streams.length);
+  return ex.failed_streams
+    ? h("span", {}, fmtInt(ex.stream_count), " ", badge("bad", `${ex.failed_streams} failed`))
+    : fmtInt(ex.stream_count);
 }
 
 /** The agent's card in a dialog, with its own throughput over the last hour. */

@@ -97,7 +97,7 @@ pub async fn executors(
 ) -> Result<Response, ApiError> {
     let query = node_query::Query::parse(&params)
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
-    let everything = params.sort.is_none() && query == node_query::Query::default();
+    let everything = query.is_everything();
     let page = with_nodes(&app, |s, nodes| {
         let page = if everything {
             node_query::Page {
@@ -108,7 +108,7 @@ pub async fn executors(
         } else {
             node_query::select(nodes, &query)
         };
-        ExecutorsJson::page(s, nodes, page)
+        ExecutorsJson::page(s, nodes, page, !query.without_streams)
     });
     Ok(conditional::json(&headers, &page))
 }

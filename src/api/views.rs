@@ -216,7 +216,13 @@ pub struct ExecutorJson {
     pub last_ended_task: Option<TaskJson>,
     pub applied_version: Option<u64>,
     pub up_to_date: bool,
+    /// Empty when asked for without streams (`streams=false`).
     pub streams: Vec<StreamJson>,
+    /// Streams on the agent, failed ones included.
+    #[serde(default)]
+    pub stream_count: usize,
+    #[serde(default)]
+    pub failed_streams: usize,
     /// From the latest report; absent until the executor reported.
     pub report: Option<ReportJson>,
 }
@@ -280,17 +286,18 @@ impl ExecutorsJson {
             total: nodes.len(),
             next_cursor: None,
         };
-        ExecutorsJson::page(s, &nodes, all)
+        ExecutorsJson::page(s, &nodes, all, true)
     }
 
-    /// The `page` of `nodes`, in its order.
-    pub fn page(s: &State, nodes: &[Node<'_>], page: Page) -> ExecutorsJson {
+    /// The `page` of `nodes`, in its order, with or without each one's
+    /// `streams`.
+    pub fn page(s: &State, nodes: &[Node<'_>], page: Page, streams: bool) -> ExecutorsJson {
         let current = s.settings.as_ref().map(fingerprint);
         let executors = page
             .indices
             .iter()
             .filter_map(|i| nodes.get(*i))
-            .map(|node| ExecutorJson::of(node, s, current.as_deref()))
+            .map(|node| ExecutorJson::of(node, s, current.as_deref(), streams))
             .collect();
         ExecutorsJson {
             config_version: s.config_version,
@@ -318,7 +325,7 @@ impl ExecutorsJson {
 
 impl ExecutorJson {
     /// `node` in JSON; `current` is the fingerprint of the current settings.
-    pub fn of(node: &Node<'_>, s: &State, current: Option<&str>) -> ExecutorJson {
+    pub fn of(node: &Node<'_>, s: &State, current: Option<&str>, streams: bool) -> ExecutorJson {
         let task_json = |t: &Task| TaskJson {
             task_id: t.task_id.clone(),
             executor_id: t.executor_id.clone(),
@@ -348,6 +355,7 @@ impl ExecutorJson {
             streams: agent
                 .streams
                 .iter()
+                .filter(|_| streams)
                 .map(|((container_id, path), st)| {
                     let r = reported(container_id, path);
                     StreamJson {
@@ -364,6 +372,8 @@ impl ExecutorJson {
                     }
                 })
                 .collect(),
+            stream_count: node.streams(),
+            failed_streams: node.failed_streams(),
             report: node.report.map(|r| report_json(r, node.rates)),
         }
     }

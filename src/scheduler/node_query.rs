@@ -52,6 +52,9 @@ pub struct Params {
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page (with the same sort).
     pub cursor: Option<String>,
+    /// `false`: leave each agent's list of streams out (`stream_count` and
+    /// `failed_streams` stay), for a table that shows only the counts.
+    pub streams: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -180,6 +183,23 @@ pub struct Query {
     pub limit: Option<usize>,
     /// The key after which the page starts.
     pub after: Option<Vec<Key>>,
+    /// Leave the agents' stream lists out of the answer.
+    pub without_streams: bool,
+    /// A sort was asked for (else `sort` is the default).
+    pub sorted: bool,
+}
+
+impl Query {
+    /// Whether the query only asks for every agent as the listing always
+    /// gave them (in agent id order), maybe without streams.
+    pub fn is_everything(&self) -> bool {
+        !self.sorted
+            && *self
+                == Query {
+                    without_streams: self.without_streams,
+                    ..Query::default()
+                }
+    }
 }
 
 /// One part of a sort key. `None` (no value) sorts last either way.
@@ -316,11 +336,21 @@ impl Query {
             Some(cursor) => Some(decode_cursor(cursor, sort)?),
             None => None,
         };
+        let without_streams = match non_empty(&params.streams) {
+            Some(v) => !parse_one(
+                "streams",
+                v,
+                &[("true".to_owned(), true), ("false".to_owned(), false)],
+            )?,
+            None => false,
+        };
         Ok(Query {
             filter,
             sort,
             limit,
             after,
+            without_streams,
+            sorted: non_empty(&params.sort).is_some(),
         })
     }
 }
@@ -716,6 +746,7 @@ mod tests {
                 "sort" => params.sort = v,
                 "limit" => params.limit = v.and_then(|v| v.parse().ok()),
                 "cursor" => params.cursor = v,
+                "streams" => params.streams = v,
                 other => panic!("{other}"),
             }
         }
@@ -802,6 +833,11 @@ mod tests {
         assert_eq!(query(&[("limit", "1001")]), Err(QueryError::Limit));
         assert_eq!(query(&[("cursor", "zz")]), Err(QueryError::Cursor));
         assert_eq!(query(&[("cursor", "7b7d")]), Err(QueryError::Cursor));
+        assert!(query(&[("streams", "no")]).is_err());
+        assert!(query(&[("streams", "false")]).unwrap().without_streams);
+        assert!(query(&[("streams", "false")]).unwrap().is_everything());
+        assert!(!query(&[("sort", "problems")]).unwrap().is_everything());
+        assert!(!query(&[("q", "x")]).unwrap().is_everything());
     }
 
     #[test]

@@ -197,10 +197,12 @@ fn squash(text: &str) -> String {
 }
 
 fn clip(text: &str) -> String {
-    let text = squash(text);
+    let squashed = squash(text);
+    // "...: " with nothing after it says nothing more.
+    let text = squashed.trim_end_matches([':', ';', ',', ' ']);
     match text.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
+        None => text.to_owned(),
     }
 }
 
@@ -466,6 +468,7 @@ mod tests {
             ("connect 10.0.0.7:9600 refused", "connect ‹address› refused"),
             ("after 120s (Starting)", "after ‹n›s (Starting)"),
             ("tabs\tand\nnew lines", "tabs and new lines"),
+            ("no usable `sh`: ", "no usable `sh`"),
             (
                 "nginx:1.27: the config does not parse",
                 "nginx:1.27: the config does not parse",

@@ -11,13 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::browser::{Browser, NARROW, WIDE, screenshot_dir};
-use support::docker::{BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images, eventually};
+use support::docker::{
+    ACCESS_LOG_WRITER as WRITER, BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images,
+    eventually,
+};
 use support::{Answer, Instance, client};
-
-/// A container that writes an access log line every 50 ms.
-const WRITER: &str = "mkdir -p /var/log/app; i=0; while true; do i=$((i+1)); \
-    echo \"10.0.0.$((i % 250)) - - GET /api/orders/$i HTTP/1.1 200 $((i % 900 + 100))\" \
-    >> /var/log/app/access.log; sleep 0.05; done";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_and_the_node_card_show_the_streaming_containers() {

@@ -1,7 +1,7 @@
 //! The GUI and its API at the scale of a real cluster: a scheduler driving
 //! the real Mesos harness with hundreds of agents (`MESOS_REAL_LARGE_URL`,
 //! 200 agents in `.ci/run`), each running this project's executor, none with
-//! a Logstash. The Nodes table, its filters, sorting and pages; the problems
+//! a Logstash, all streaming one container's log when a Docker engine runs. The Nodes table, its filters, sorting and pages; the problems
 //! grouped once with their count; the summary's size; conditional requests;
 //! the throughput graphs and `/api/metrics/history`. Skips without the
 //! harness or without chromium.
@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::browser::{Browser, NARROW, WIDE};
+use support::docker::{
+    ACCESS_LOG_WRITER, BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images,
+};
 use support::mesos::{self, wait_for};
 use support::{Answer, Instance, client};
 
@@ -75,9 +78,24 @@ async fn hundreds_of_agents_at_a_glance() {
         agents >= AT_LEAST,
         "MESOS_REAL_LARGE_URL has {agents} active agents; the test needs {AT_LEAST}"
     );
+    // With a Docker engine, one container writes an access log. Every agent
+    // sees it (they share this machine's engine), so every executor streams
+    // it; they touch no container without this test's label.
+    let scope = Scope::new();
+    let writer = match docker_or_skip("hundreds_of_agents_at_a_glance: no streams").await {
+        Some(docker) => {
+            ensure_images(&docker).await;
+            Some(
+                TestContainer::start(&docker, BUSYBOX, Some(ACCESS_LOG_WRITER), &[scope.label()])
+                    .await,
+            )
+        }
+        None => None,
+    };
     let name = format!("lm-scale-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let only_labelled = format!("LOGSTASH_MESOS_REQUIRE_LABEL={}", scope.require_label());
     let args = [
         "--master",
         master.as_str(),
@@ -87,8 +105,22 @@ async fn hundreds_of_agents_at_a_glance() {
         "1min",
         "--executor-binary",
         env!("CARGO_BIN_EXE_logstash-mesos"),
+        "--executor-env",
+        only_labelled.as_str(),
     ];
     let mut scheduler = Instance::scheduler(&data, &args);
+    let input = "input {\n  file {\n    docker-path => \"/var/log/app/access.log\"\n  }\n}\n";
+    let created = Answer::of(
+        client()
+            .post(scheduler.url("/api/configs"))
+            .json(&json!({"name": BUSYBOX, "input": input}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let streaming = writer.is_some();
 
     // While the executors come up, the summary's size follows the problems,
     // not the number of agents: remember its size for each set of problems.
@@ -109,7 +141,12 @@ async fn hundreds_of_agents_at_a_glance() {
         if reported > 0 && !early.iter().any(|(p, _, _)| *p == problems) {
             early.push((problems, reported, size));
         }
-        if s["running"] == agents && reported == agents {
+        let containers = if streaming { agents } else { 0 };
+        if s["running"] == agents
+            && reported == agents
+            && s["up_to_date"] == agents
+            && s["containers"] == containers
+        {
             break s;
         }
         assert!(
@@ -123,9 +160,9 @@ async fn hundreds_of_agents_at_a_glance() {
         started.elapsed().as_secs_f64()
     );
 
-    check_the_api(&scheduler, agents, &summary, &early).await;
+    check_the_api(&scheduler, agents, &summary, &early, streaming).await;
     if let Some(browser) = Browser::start("hundreds_of_agents_at_a_glance").await {
-        check_the_gui(browser, &scheduler, agents).await;
+        check_the_gui(browser, &scheduler, agents, streaming).await;
     }
     eprintln!(
         "hundreds_of_agents_at_a_glance: {:.1} s",
@@ -133,6 +170,7 @@ async fn hundreds_of_agents_at_a_glance() {
     );
     scheduler.terminate();
     mesos::teardown(&data, &master, &name);
+    drop(writer);
 }
 
 async fn check_the_api(
@@ -140,6 +178,7 @@ async fn check_the_api(
     agents: usize,
     summary: &Value,
     early: &[(BTreeSet<String>, usize, usize)],
+    streaming: bool,
 ) {
     // The summary: a few KB, the same problems as with a handful of agents.
     let size = serde_json::to_vec(summary).unwrap().len();
@@ -240,6 +279,7 @@ async fn check_the_api(
         ("errors=false", 0),
         ("q=localhost", agents),
         ("q=no-such-host", 0),
+        ("q=LSM-TEST-BUSYBOX", if streaming { agents } else { 0 }),
     ] {
         let page = get(scheduler, &format!("/api/executors?{query}&limit=10")).await;
         assert_eq!(page["total"], expected, "{query}");
@@ -327,7 +367,7 @@ async fn rows(browser: &Browser) -> (u64, u64) {
     (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
 }
 
-async fn check_the_gui(mut browser: Browser, scheduler: &Instance, agents: usize) {
+async fn check_the_gui(mut browser: Browser, scheduler: &Instance, agents: usize, streaming: bool) {
     browser.goto(&scheduler.url("/#/nodes")).await;
     browser.wait_ready("nodes").await;
     browser.wait_live().await;
@@ -513,7 +553,7 @@ async fn check_the_gui(mut browser: Browser, scheduler: &Instance, agents: usize
         )
         .await;
     let matched = wait_for(
-        Duration::from_secs(60),
+        Duration::from_secs(90),
         "the graph's latest point in /api/metrics/history",
         || async {
             let graph = browser
@@ -529,11 +569,16 @@ async fn check_the_gui(mut browser: Browser, scheduler: &Instance, agents: usize
                 .rev()
                 .find(|p| !p["lines_per_second"].is_null())?
                 .clone();
-            (graph[0] == last["at_ms"] && graph[1].as_f64() == last["lines_per_second"].as_f64())
-                .then_some(last)
+            let rate = last["lines_per_second"].as_f64();
+            (graph[0] == last["at_ms"]
+                && graph[1].as_f64() == rate
+                && (!streaming || rate > Some(0.0)))
+            .then_some(last)
         },
     )
     .await;
+    browser.assert_no_horizontal_overflow("dashboard").await;
+    browser.screenshot("scale-dashboard").await;
     // Keyboard: the chart takes the focus and reads its points aloud.
     browser
         .eval("document.querySelector('#cluster-lines-chart svg').focus()")
@@ -551,8 +596,6 @@ async fn check_the_gui(mut browser: Browser, scheduler: &Instance, agents: usize
             ),
         )
         .await;
-    browser.assert_no_horizontal_overflow("dashboard").await;
-    browser.screenshot("scale-dashboard").await;
 
     browser.viewport(NARROW).await;
     browser.route("#/nodes").await;
