@@ -45,16 +45,22 @@ export function problemList(summary, { active = "", limit = Infinity } = {}) {
           badge(p.severity === "error" ? "bad" : "warn", KINDS[p.kind] || p.kind),
           h("span", { class: "problem-message", title: `For example: ${p.example}` }, p.message),
           h(
-            "a",
-            {
-              class: "problem-link",
-              href: route("nodes", { problem: p.id }),
-              "aria-current": p.id === active ? "true" : null,
-              "aria-label": `${p.message}: show the ${p.agents} agent${p.agents === 1 ? "" : "s"}`,
-            },
-            `${fmtInt(p.agents)} agent${p.agents === 1 ? "" : "s"}`,
+            "span",
+            { class: "problem-counts" },
+            h(
+              "a",
+              {
+                class: "problem-link",
+                href: route("nodes", { problem: p.id }),
+                "aria-current": p.id === active ? "true" : null,
+                "aria-label": `${p.message}: show the ${p.agents} agent${p.agents === 1 ? "" : "s"}`,
+              },
+              `${fmtInt(p.agents)} agent${p.agents === 1 ? "" : "s"}`,
+            ),
+            p.containers
+              ? h("span", { class: "muted" }, ` · ${fmtInt(p.containers)} container${p.containers === 1 ? "" : "s"}`)
+              : null,
           ),
-          p.containers ? h("span", { class: "muted problem-containers" }, `${fmtInt(p.containers)} container${p.containers === 1 ? "" : "s"}`) : null,
         ),
       ),
     ),

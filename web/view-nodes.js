@@ -583,12 +583,17 @@ function nodeDetail({ onClose }) {
       h("p", { class: "muted", id: "node-detail-title" }, "Agent"),
       h("button", { type: "button", class: "small", id: "node-detail-close", onclick: () => el.close() }, "Close"),
     ),
-    body,
     h(
-      "section",
-      { class: "node-charts", "aria-label": "This agent over the last hour" },
-      h("h3", {}, "Over the last hour"),
-      h("div", { class: "charts" }, lines.el, dropped.el),
+      "div",
+      { class: "node-detail-grid" },
+      body,
+      h(
+        "section",
+        { class: "node-charts", "aria-labelledby": "node-charts-title" },
+        h("h3", { id: "node-charts-title" }, "Over the last hour"),
+        lines.el,
+        dropped.el,
+      ),
     ),
   );
   let agent = null;
