@@ -54,15 +54,24 @@ export function emit(what, ...args) {
   for (const fn of listeners[what]) fn(...args);
 }
 
+// The last answer to each GET asked with `reuse`, with its ETag: a poll of
+// something unchanged then costs a 304 without a body.
+const answers = new Map();
+const ANSWERS_KEPT = 32;
+
 /**
  * Calls the API. Resolves with the parsed JSON body; rejects with ApiError.
- * `token` overrides the tab's token (to check a new one).
+ * `token` overrides the tab's token (to check a new one). With `reuse`, a GET
+ * sends the ETag of its last answer and resolves with that same object when
+ * the server answers 304 Not Modified.
  */
-export async function api(path, { method = "GET", body, token, signal } = {}) {
+export async function api(path, { method = "GET", body, token, signal, reuse = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const secret = token === undefined ? session.token : token;
   if (secret) headers.Authorization = `Bearer ${secret}`;
+  const kept = reuse ? answers.get(path) : undefined;
+  if (kept) headers["If-None-Match"] = kept.etag;
   let response;
   try {
     response = await fetch(path, {
@@ -78,6 +87,10 @@ export async function api(path, { method = "GET", body, token, signal } = {}) {
     emit("unreachable", error);
     throw error;
   }
+  if (response.status === 304 && kept) {
+    emit("reachable");
+    return kept.json;
+  }
   const text = await response.text();
   let json = null;
   try {
@@ -87,6 +100,12 @@ export async function api(path, { method = "GET", body, token, signal } = {}) {
   }
   if (response.ok) {
     emit("reachable");
+    const etag = response.headers.get("ETag");
+    if (reuse && etag) {
+      answers.delete(path);
+      answers.set(path, { etag, json });
+      if (answers.size > ANSWERS_KEPT) answers.delete(answers.keys().next().value);
+    }
     return json;
   }
   const detail = (json && json.error) || {};

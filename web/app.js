@@ -3,7 +3,8 @@
 //
 // Routes (hash routing, so no GUI path collides with an API path):
 //   #/                          dashboard
-//   #/nodes                     one card per agent
+//   #/nodes                     the agents as a table (?q=&state=&health=&config=&errors=&problem=
+//                               &sort=&limit=&cursor=; &open=<agent id> shows one agent's card)
 //   #/configs                   config list
 //   #/configs/new               new config (?name=, ?copy=<name>&version=<n> to start from a version)
 //   #/configs/edit/<name>       editor
@@ -83,6 +84,13 @@ export const app = {
   navigate(hash) {
     location.hash = hash;
   },
+  /** Puts `hash` in the address bar for the view on screen (its own filters), without rendering it again. */
+  replaceRoute(hash) {
+    history.replaceState(null, "", hash);
+    currentHash = location.hash;
+    const view = main.querySelector(".view");
+    if (view) view.dataset.route = location.hash;
+  },
 };
 
 let current = null;
@@ -143,6 +151,7 @@ async function render({ focus = true } = {}) {
     current = view || {};
     lastFailed = false;
     root.dataset.ready = "true";
+    performance.mark("view-ready", { detail: entry.nav });
   } catch (e) {
     if (seq !== renderSeq) return;
     lastFailed = true;

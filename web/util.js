@@ -303,3 +303,15 @@ export function eventItem(ev, { fresh = false } = {}) {
     h("span", { class: "event-text" }, summarize(ev, { short: true })),
   );
 }
+
+/** A rate per second: "0.4", "12", "1,234". */
+export function fmtRate(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+  return v < 10 && v !== 0 ? v.toFixed(1) : INT.format(Math.round(v));
+}
+
+/** Bytes per second: "0 B/s", "1.5 KiB/s". */
+export function fmtByteRate(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+  return v < 1024 ? `${fmtRate(v)} B/s` : `${fmtBytes(v)}/s`;
+}

@@ -1,8 +1,13 @@
-// Dashboard: what runs, what streams, what was lost, who leads, and the last
-// events, live. Executor counters come from the executors' periodic reports,
-// which are not events, so /api/executors is also polled.
+// Dashboard: what runs, what streams, what was lost, who leads, the
+// problems of the cluster grouped, throughput over the last hour, and the
+// last events, live. Executor counters come from the executors' periodic
+// reports, which are not events: the dashboard polls only the summary of
+// them (/api/executors/summary, a few KB with an ETag), and fetches the
+// hour's history when the summary says a newer point exists.
 
 import { api, apiOptional } from "./api.js";
+import { lineChart, seriesOf } from "./chart.js";
+import { problemList } from "./problems.js";
 import {
   h,
   fill,
@@ -10,6 +15,8 @@ import {
   connectionBadge,
   fmtInt,
   fmtBytes,
+  fmtRate,
+  fmtByteRate,
   eventItem,
   debounce,
   emptyState,
@@ -18,8 +25,9 @@ import {
 
 const POLL_MS = 5000;
 const EVENTS_SHOWN = 12;
+const PROBLEMS_SHOWN = 6;
 const AFFECTS = {
-  executors: new Set([
+  summary: new Set([
     "ExecutorLaunched",
     "TaskStateChanged",
     "ExecutorConfigApplied",
@@ -38,31 +46,60 @@ const AFFECTS = {
 
 export async function render(root, _route, _app) {
   const state = {
-    executors: null,
+    summary: null,
     framework: null,
     cluster: null,
     configs: null,
     events: [],
-    samples: new Map(),
-    rate: null,
+    history: null,
   };
-  const [executors, framework, cluster, configs, events] = await Promise.all([
-    api("api/executors"),
+  const [summary, framework, cluster, configs, events, history] = await Promise.all([
+    api("api/executors/summary", { reuse: true }),
     api("api/framework"),
     apiOptional("api/cluster"),
     api("api/configs"),
     api(`api/events?limit=${EVENTS_SHOWN}`),
+    api("api/metrics/history?window=1h", { reuse: true }),
   ]);
-  Object.assign(state, { executors, framework, cluster, configs, events: events.events });
-  sample(state);
+  Object.assign(state, { summary, framework, cluster, configs, events: events.events, history });
 
   const tiles = h("div", { class: "tiles", id: "dashboard-tiles" });
   const control = h("div", { class: "tiles three", id: "dashboard-control" });
+  const problems = h("div", { id: "dashboard-problems-list" });
   const eventList = h("ol", { class: "events", id: "recent-events", "aria-live": "polite" });
+  const waiting = "The graph starts with the executors' second report";
+  const linesChart = lineChart({ id: "cluster-lines-chart", label: "Lines per second, all agents", format: fmtRate, unit: "lines/s", empty: waiting });
+  const droppedChart = lineChart({
+    id: "cluster-dropped-chart",
+    label: "Dropped bytes per second, all agents",
+    format: fmtByteRate,
+    empty: waiting,
+  });
   fill(
     root,
     h("div", { class: "page-head" }, h("h1", {}, "Dashboard")),
     tiles,
+    h(
+      "div",
+      { class: "dashboard-split" },
+      h(
+        "section",
+        { class: "panel", id: "dashboard-throughput", "aria-labelledby": "throughput-title" },
+        h("div", { class: "panel-head" }, h("h2", { id: "throughput-title" }, "Throughput, last hour")),
+        h("div", { class: "charts" }, linesChart.el, droppedChart.el),
+      ),
+      h(
+        "section",
+        { class: "panel problems", id: "dashboard-problems", "aria-labelledby": "dashboard-problems-title" },
+        h(
+          "div",
+          { class: "panel-head" },
+          h("h2", { id: "dashboard-problems-title" }, "Problems"),
+          h("a", { href: route("nodes") }, "All nodes →"),
+        ),
+        problems,
+      ),
+    ),
     control,
     h(
       "section",
@@ -80,6 +117,11 @@ export async function render(root, _route, _app) {
     const all = buildTiles(state);
     fill(tiles, all.slice(0, 4));
     fill(control, all.slice(4));
+    fill(problems, problemList(state.summary, { limit: PROBLEMS_SHOWN }));
+  };
+  const drawCharts = () => {
+    linesChart.update(seriesOf(state.history.points, "lines_per_second"));
+    droppedChart.update(seriesOf(state.history.points, "dropped_bytes_per_second"));
   };
   const drawEvents = (freshSeq) => {
     if (!state.events.length) {
@@ -89,12 +131,18 @@ export async function render(root, _route, _app) {
     fill(eventList, state.events.map((ev) => eventItem(ev, { fresh: freshSeq && ev.seq >= freshSeq })));
   };
   drawTiles();
+  drawCharts();
   drawEvents();
 
+  const newest = (hist) => (hist && hist.points.length ? hist.points[hist.points.length - 1].at_ms : null);
   const refetch = {
-    executors: async () => {
-      state.executors = await api("api/executors");
-      sample(state);
+    summary: async () => {
+      state.summary = await api("api/executors/summary", { reuse: true });
+      const rates = state.summary.rates;
+      if (rates && rates.at_ms !== newest(state.history)) {
+        state.history = await api("api/metrics/history?window=1h", { reuse: true });
+        drawCharts();
+      }
     },
     framework: async () => {
       state.framework = await api("api/framework");
@@ -114,10 +162,14 @@ export async function render(root, _route, _app) {
     drawTiles();
   }, 250);
 
+  let shown = state.summary;
   const poll = setInterval(async () => {
     try {
-      await Promise.all([refetch.executors(), refetch.framework()]);
-      drawTiles();
+      await refetch.summary();
+      if (state.summary !== shown) {
+        shown = state.summary;
+        drawTiles();
+      }
     } catch {
       // The banner reports it.
     }
@@ -141,33 +193,10 @@ export async function render(root, _route, _app) {
     destroy() {
       clearInterval(poll);
       flush.cancel();
+      linesChart.destroy();
+      droppedChart.destroy();
     },
   };
-}
-
-/** Keeps the last two reports' counters per agent, for lines per second. */
-function sample(state) {
-  let total = 0;
-  let measured = false;
-  for (const ex of state.executors.executors) {
-    if (!ex.report) continue;
-    const t = Date.parse(ex.report.received_at);
-    const lines = ex.report.lines;
-    let entry = state.samples.get(ex.agent_id);
-    if (!entry) {
-      entry = { t, lines, rate: null };
-    } else if (t !== entry.t) {
-      // A restarted executor counts from zero again: no rate from that pair.
-      const rate = t > entry.t && lines >= entry.lines ? (lines - entry.lines) / ((t - entry.t) / 1000) : null;
-      entry = { t, lines, rate };
-    }
-    state.samples.set(ex.agent_id, entry);
-    if (entry.rate !== null) {
-      total += entry.rate;
-      measured = true;
-    }
-  }
-  state.rate = measured ? total : null;
 }
 
 function tile(id, label, value, detail, status) {
@@ -182,33 +211,16 @@ function tile(id, label, value, detail, status) {
 }
 
 function buildTiles(state) {
-  const exs = state.executors.executors;
-  const expected = exs.length;
-  const running = exs.filter((e) => e.task && e.task.state === "Running").length;
-  const containers = new Set();
-  let streams = 0;
-  let failedStreams = 0;
-  let lines = 0;
-  let dropped = 0;
-  let reported = 0;
-  for (const ex of exs) {
-    for (const s of ex.streams) {
-      if (s.state === "started") {
-        containers.add(`${ex.agent_id}/${s.container_id}`);
-        streams += 1;
-      } else if (s.state === "failed") {
-        failedStreams += 1;
-      }
-    }
-    if (ex.report) {
-      reported += 1;
-      lines += ex.report.lines;
-      dropped += ex.report.dropped_bytes;
-    }
-  }
-  const upToDate = exs.filter((e) => e.up_to_date).length;
+  const s = state.summary;
+  const expected = s.agents;
+  const running = s.running;
+  const reported = s.totals.reported;
+  const lines = s.totals.lines;
+  const dropped = s.totals.dropped_bytes;
+  const upToDate = s.up_to_date;
+  const rate = s.rates ? s.rates.lines_per_second : null;
   const fw = state.framework;
-  const conn = fw.connection || {};
+  const conn = s.mesos || fw.connection || {};
   const cl = state.cluster;
 
   let execStatus;
@@ -227,18 +239,18 @@ function buildTiles(state) {
     tile(
       "tile-streams",
       "Streaming containers",
-      fmtInt(containers.size),
-      `${fmtInt(streams)} file stream${streams === 1 ? "" : "s"}`,
-      failedStreams ? badge("bad", `${failedStreams} failed stream${failedStreams === 1 ? "" : "s"}`) : null,
+      fmtInt(s.containers),
+      `${fmtInt(s.streams)} file stream${s.streams === 1 ? "" : "s"}`,
+      s.failed_streams ? badge("bad", `${s.failed_streams} failed stream${s.failed_streams === 1 ? "" : "s"}`) : null,
     ),
     tile(
       "tile-rate",
       "Lines per second",
-      state.rate === null ? "—" : fmtInt(Math.round(state.rate)),
+      rate === null || rate === undefined ? "—" : fmtRate(rate),
       reported
         ? `${fmtInt(lines)} lines streamed in total, as ${reported} executor${reported === 1 ? "" : "s"} reported`
         : "no executor has reported yet",
-      state.rate === null && reported ? badge("muted", "waiting for a second report") : null,
+      (rate === null || rate === undefined) && reported ? badge("muted", "waiting for a second report") : null,
     ),
     tile(
       "tile-dropped",
@@ -291,7 +303,7 @@ function buildTiles(state) {
       h(
         "span",
         {},
-        `config set v${state.executors.config_version}`,
+        `config set v${s.config_version}`,
         expected ? ` · applied by ${upToDate} of ${expected} executors` : "",
       ),
       expected && upToDate < expected ? badge("warn", `${expected - upToDate} behind`) : null,

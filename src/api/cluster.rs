@@ -1,16 +1,31 @@
 //! The framework's registration and the executors: `GET /api/framework`,
-//! `GET /api/executors`. The projections say what runs where; the latest
-//! executor reports add the live counters.
+//! `GET /api/executors` (filtered, sorted, paged) and
+//! `GET /api/executors/summary`. The projections say what runs where; the
+//! latest executor reports and their history add the live counters.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::events::time::to_rfc3339;
+use crate::journal::now_millis;
 use crate::scheduler::fingerprint::fingerprint;
+use crate::scheduler::history::RatePoint;
+use crate::scheduler::live::Report;
+use crate::scheduler::node_query::{self, Params};
+use crate::scheduler::nodes::{Node, nodes};
+use crate::scheduler::summary::{Summary, summarize};
+use crate::state::State as Projections;
 
 use super::AppState;
+use super::conditional;
+use super::error::ApiError;
+use super::extract::QueryParams;
 use super::views::ExecutorsJson;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,9 +81,59 @@ pub async fn framework(State(app): State<AppState>) -> Json<FrameworkJson> {
     })
 }
 
-/// Every agent we know of: our task there, its config version and its streams.
-#[utoipa::path(get, path = "/api/executors", responses((status = 200, body = ExecutorsJson)))]
-pub async fn executors(State(app): State<AppState>) -> Json<ExecutorsJson> {
-    let reports = app.live.reports();
-    Json(app.journal.read(|s| ExecutorsJson::of(s, &reports)))
+/// The agents we know of: our task there, its config version, its streams
+/// and its latest report. Without parameters, every agent in agent id order
+/// (as before paging existed); with any, filtered and sorted (problems first
+/// by default), `limit` at a time. Answers 304 to an `If-None-Match` with the
+/// current `ETag`.
+#[utoipa::path(get, path = "/api/executors", params(Params), responses(
+    (status = 200, body = ExecutorsJson),
+    (status = 304, description = "unchanged since the ETag given in If-None-Match"),
+    (status = 400, body = super::error::ErrorBody)))]
+pub async fn executors(
+    State(app): State<AppState>,
+    QueryParams(params): QueryParams<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let query = node_query::Query::parse(&params)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let everything = query.is_everything();
+    let page = with_nodes(&app, |s, nodes| {
+        let page = if everything {
+            node_query::Page {
+                indices: (0..nodes.len()).collect(),
+                total: nodes.len(),
+                next_cursor: None,
+            }
+        } else {
+            node_query::select(nodes, &query)
+        };
+        ExecutorsJson::page(s, nodes, page, !query.without_streams)
+    });
+    Ok(conditional::json(&headers, &page))
+}
+
+/// Counts, totals, the cluster's current rates, the Mesos connection and the
+/// problems grouped by kind and message: a few KB whatever the cluster's
+/// size, for dashboards to poll. Answers 304 to an `If-None-Match` with the
+/// current `ETag`.
+#[utoipa::path(get, path = "/api/executors/summary", responses(
+    (status = 200, body = Summary),
+    (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
+pub async fn summary(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let rates = app.live.history(|h| h.latest(None, now_millis()));
+    let connection = app.live.connection();
+    let summary = with_nodes(&app, |s, nodes| {
+        summarize(nodes, s.config_version, rates, connection)
+    });
+    conditional::json(&headers, &summary)
+}
+
+/// Runs `f` on every agent as the projections, the latest reports and the
+/// history see it now.
+fn with_nodes<R>(app: &AppState, f: impl FnOnce(&Projections, &[Node<'_>]) -> R) -> R {
+    let reports: BTreeMap<String, Report> = app.live.reports();
+    let rates: BTreeMap<String, RatePoint> = app.live.history(|h| h.latest_by_agent());
+    let now = now_millis();
+    app.journal.read(|s| f(s, &nodes(s, &reports, &rates, now)))
 }

@@ -8,10 +8,12 @@
 mod auth;
 mod browser;
 mod cluster;
+mod conditional;
 mod configs;
 mod error;
 mod events;
 mod extract;
+mod history;
 mod host_config;
 mod listener;
 mod openapi;
@@ -119,6 +121,8 @@ pub fn router(app: AppState) -> Router {
         .route("/config-dir", get(host_config::config_dir))
         .route("/framework", get(cluster::framework))
         .route("/executors", get(cluster::executors))
+        .route("/executors/summary", get(cluster::summary))
+        .route("/metrics/history", get(history::history))
         .route("/whoami", get(auth::whoami))
         .route("/cluster", get(replicas::status))
         .route("/cluster/members", axum::routing::post(replicas::add))

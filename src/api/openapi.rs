@@ -3,7 +3,8 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{auth, cluster, configs, error, events, host_config, ops, replicas, views};
+use super::{auth, cluster, configs, error, events, history, host_config, ops, replicas, views};
+use crate::scheduler::{history as live_history, problems, summary};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +38,8 @@ use super::{auth, cluster, configs, error, events, host_config, ops, replicas, v
         host_config::config_dir,
         cluster::framework,
         cluster::executors,
+        cluster::summary,
+        history::history,
         replicas::status,
         replicas::add,
         replicas::remove,
@@ -64,6 +67,13 @@ use super::{auth, cluster, configs, error, events, host_config, ops, replicas, v
         ops::Health,
         cluster::FrameworkJson,
         views::ExecutorsJson,
+        summary::Summary,
+        summary::SummaryTotals,
+        problems::Group,
+        problems::Kind,
+        problems::Severity,
+        live_history::RatePoint,
+        history::MetricsHistory,
         replicas::ClusterJson,
         replicas::MemberJson,
         replicas::NewMember,

@@ -68,6 +68,8 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     )));
     metrics::gauge!("logstash_mesos_mesos_offers_suppressed")
         .set(f64::from(u8::from(connection.suppressed)));
+    metrics::gauge!("logstash_mesos_history_bytes")
+        .set(app.live.history(|h| h.heap_bytes()) as f64);
     for (agent, report) in app.live.reports() {
         let totals = &report.report.totals;
         let gauge = |name: &'static str, value: u64| {

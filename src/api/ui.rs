@@ -63,11 +63,7 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);
     }
-    let fresh = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
-    if fresh {
+    if super::conditional::not_modified(request, &etag) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     let mime = file.metadata.mimetype();

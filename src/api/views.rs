@@ -5,11 +5,14 @@ use utoipa::ToSchema;
 
 use std::collections::BTreeMap;
 
-use crate::events::messages::{LogstashHealth, StreamReport};
+use crate::events::messages::StreamReport;
 use crate::events::time::to_rfc3339;
 use crate::events::{ConfigKind, Envelope};
 use crate::scheduler::fingerprint::fingerprint;
+use crate::scheduler::history::RatePoint;
 use crate::scheduler::live::Report;
+use crate::scheduler::node_query::Page;
+use crate::scheduler::nodes::{self, Node};
 use crate::state::{Change, ConfigHistory, ConfigVersion, ConfigView, State, Task};
 
 /// A config as the seed API returned it (`name`, `input`), plus its version.
@@ -189,14 +192,21 @@ impl EventJson {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExecutorsJson {
     /// The current config set version; executors that applied it are up to date.
     pub config_version: u64,
     pub executors: Vec<ExecutorJson>,
+    /// Executors that pass the filters, on all pages.
+    #[serde(default)]
+    pub total: usize,
+    /// Pass as `cursor` (with the same sort and filters) for the next page;
+    /// absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExecutorJson {
     pub agent_id: String,
     pub hostname: String,
@@ -206,7 +216,13 @@ pub struct ExecutorJson {
     pub last_ended_task: Option<TaskJson>,
     pub applied_version: Option<u64>,
     pub up_to_date: bool,
+    /// Empty when asked for without streams (`streams=false`).
     pub streams: Vec<StreamJson>,
+    /// Streams on the agent, failed ones included.
+    #[serde(default)]
+    pub stream_count: usize,
+    #[serde(default)]
+    pub failed_streams: usize,
     /// From the latest report; absent until the executor reported.
     pub report: Option<ReportJson>,
 }
@@ -239,7 +255,7 @@ pub struct StreamJson {
     pub rotations: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ReportJson {
     pub received_at: String,
     /// `NotInstalled`, `Starting`, `Running`, `Restarting`, `Failed`.
@@ -250,70 +266,44 @@ pub struct ReportJson {
     pub duplicate_lines: u64,
     pub rotations: u64,
     pub errors: Vec<String>,
+    /// Since the executor's previous report; null until it reported twice.
+    #[serde(default)]
+    pub lines_per_second: Option<f64>,
+    #[serde(default)]
+    pub bytes_per_second: Option<f64>,
+    #[serde(default)]
+    pub dropped_bytes_per_second: Option<f64>,
 }
 
 impl ExecutorsJson {
     /// The executors as the projections say, with the live counters of the
     /// latest `reports` (by agent id); without reports, what the log alone says.
     pub fn of(s: &State, reports: &BTreeMap<String, Report>) -> ExecutorsJson {
-        let current = s.settings.as_ref().map(fingerprint);
-        let task_json = |t: &Task| TaskJson {
-            task_id: t.task_id.clone(),
-            executor_id: t.executor_id.clone(),
-            state: format!("{:?}", t.state),
-            reason: t.reason.clone(),
-            message: t.message.clone(),
-            current_settings: current.as_deref().is_none_or(|f| f == t.fingerprint),
-            launched_at: to_rfc3339(t.launched_at),
-            updated_at: to_rfc3339(t.updated_at),
+        let no_rates = BTreeMap::new();
+        let nodes = nodes::nodes(s, reports, &no_rates, 0);
+        let all = Page {
+            indices: (0..nodes.len()).collect(),
+            total: nodes.len(),
+            next_cursor: None,
         };
-        let executors = s
-            .cluster
-            .agents
+        ExecutorsJson::page(s, &nodes, all, true)
+    }
+
+    /// The `page` of `nodes`, in its order, with or without each one's
+    /// `streams`.
+    pub fn page(s: &State, nodes: &[Node<'_>], page: Page, streams: bool) -> ExecutorsJson {
+        let current = s.settings.as_ref().map(fingerprint);
+        let executors = page
+            .indices
             .iter()
-            .map(|(agent_id, agent)| {
-                let report = reports.get(agent_id);
-                let reported = |container: &str, path: &str| -> Option<&StreamReport> {
-                    report.and_then(|r| {
-                        r.report
-                            .streams
-                            .iter()
-                            .find(|st| st.container_id == container && st.path == path)
-                    })
-                };
-                ExecutorJson {
-                    agent_id: agent_id.clone(),
-                    hostname: agent.hostname.clone(),
-                    task: s.cluster.tasks_on(agent_id).last().map(task_json),
-                    last_ended_task: agent.last_ended_task.as_ref().map(task_json),
-                    applied_version: agent.applied_version,
-                    up_to_date: agent.applied_version == Some(s.config_version),
-                    streams: agent
-                        .streams
-                        .iter()
-                        .map(|((container_id, path), st)| {
-                            let r = reported(container_id, path);
-                            StreamJson {
-                                container_id: container_id.clone(),
-                                image: st.image.clone(),
-                                path: path.clone(),
-                                state: format!("{:?}", st.state).to_lowercase(),
-                                reason: st.reason.clone(),
-                                since: to_rfc3339(st.since),
-                                lines: r.map(|r| r.lines),
-                                bytes: r.map(|r| r.bytes),
-                                dropped_bytes: r.map(|r| r.dropped_bytes),
-                                rotations: r.map(|r| r.rotations),
-                            }
-                        })
-                        .collect(),
-                    report: report.map(report_json),
-                }
-            })
+            .filter_map(|i| nodes.get(*i))
+            .map(|node| ExecutorJson::of(node, s, current.as_deref(), streams))
             .collect();
         ExecutorsJson {
             config_version: s.config_version,
             executors,
+            total: page.total,
+            next_cursor: page.next_cursor,
         }
     }
 
@@ -333,24 +323,76 @@ impl ExecutorsJson {
     }
 }
 
-fn report_json(r: &Report) -> ReportJson {
+impl ExecutorJson {
+    /// `node` in JSON; `current` is the fingerprint of the current settings.
+    pub fn of(node: &Node<'_>, s: &State, current: Option<&str>, streams: bool) -> ExecutorJson {
+        let task_json = |t: &Task| TaskJson {
+            task_id: t.task_id.clone(),
+            executor_id: t.executor_id.clone(),
+            state: format!("{:?}", t.state),
+            reason: t.reason.clone(),
+            message: t.message.clone(),
+            current_settings: current.is_none_or(|f| f == t.fingerprint),
+            launched_at: to_rfc3339(t.launched_at),
+            updated_at: to_rfc3339(t.updated_at),
+        };
+        let reported = |container: &str, path: &str| -> Option<&StreamReport> {
+            node.report.and_then(|r| {
+                r.report
+                    .streams
+                    .iter()
+                    .find(|st| st.container_id == container && st.path == path)
+            })
+        };
+        let agent = node.agent;
+        ExecutorJson {
+            agent_id: node.agent_id.to_owned(),
+            hostname: agent.hostname.clone(),
+            task: node.task.map(task_json),
+            last_ended_task: agent.last_ended_task.as_ref().map(task_json),
+            applied_version: agent.applied_version,
+            up_to_date: agent.applied_version == Some(s.config_version),
+            streams: agent
+                .streams
+                .iter()
+                .filter(|_| streams)
+                .map(|((container_id, path), st)| {
+                    let r = reported(container_id, path);
+                    StreamJson {
+                        container_id: container_id.clone(),
+                        image: st.image.clone(),
+                        path: path.clone(),
+                        state: format!("{:?}", st.state).to_lowercase(),
+                        reason: st.reason.clone(),
+                        since: to_rfc3339(st.since),
+                        lines: r.map(|r| r.lines),
+                        bytes: r.map(|r| r.bytes),
+                        dropped_bytes: r.map(|r| r.dropped_bytes),
+                        rotations: r.map(|r| r.rotations),
+                    }
+                })
+                .collect(),
+            stream_count: node.streams(),
+            failed_streams: node.failed_streams(),
+            report: node.report.map(|r| report_json(r, node.rates)),
+        }
+    }
+}
+
+fn report_json(r: &Report, rates: Option<&RatePoint>) -> ReportJson {
     let t = &r.report.totals;
     ReportJson {
         received_at: to_rfc3339(r.received_at),
-        logstash: match r.report.logstash {
-            LogstashHealth::NotInstalled => "NotInstalled",
-            LogstashHealth::Starting => "Starting",
-            LogstashHealth::Running => "Running",
-            LogstashHealth::Restarting => "Restarting",
-            LogstashHealth::Failed => "Failed",
-        }
-        .to_owned(),
+        logstash: format!("{:?}", r.report.logstash),
         lines: t.lines,
         bytes: t.bytes,
         dropped_bytes: t.dropped_bytes,
         duplicate_lines: t.duplicate_lines,
         rotations: t.rotations,
         errors: r.report.errors.clone(),
+        lines_per_second: rates.and_then(|p| p.lines_per_second),
+        bytes_per_second: rates.and_then(|p| p.bytes_per_second),
+        dropped_bytes_per_second: rates.and_then(|p| p.dropped_bytes_per_second),
     }
 }
 

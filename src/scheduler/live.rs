@@ -1,12 +1,14 @@
 //! What the running scheduler knows that is not in the log: the state of its
-//! Mesos connection and the latest report of each executor (stats are not
-//! events). Shared with the API for display.
+//! Mesos connection, the latest report of each executor and the recent
+//! history of their counters (stats are not events). Shared with the API for
+//! display.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use serde::Serialize;
 
+use super::history::History;
 use crate::events::messages::ExecutorReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -49,6 +51,7 @@ pub struct Report {
 pub struct Live {
     connection: RwLock<Connection>,
     reports: RwLock<BTreeMap<String, Report>>,
+    history: Mutex<History>,
 }
 
 impl Live {
@@ -63,7 +66,18 @@ impl Live {
         f(&mut self.connection.write().unwrap_or_else(|e| e.into_inner()));
     }
 
+    /// Keeps `report` as the agent's latest and adds it to the history.
     pub fn set_report(&self, agent_id: &str, report: Report) {
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(
+                agent_id,
+                &report.executor_id,
+                report.received_at,
+                &report.report.totals,
+                report.report.errors.len(),
+            );
         self.reports
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -71,6 +85,10 @@ impl Live {
     }
 
     pub fn forget_report(&self, agent_id: &str) {
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget(agent_id);
         self.reports
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -82,5 +100,10 @@ impl Live {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Runs `f` on the counters' history. Keep `f` short: reports wait for it.
+    pub fn history<R>(&self, f: impl FnOnce(&History) -> R) -> R {
+        f(&self.history.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

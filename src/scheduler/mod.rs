@@ -8,10 +8,15 @@
 pub mod constraints;
 pub mod driver;
 pub mod fingerprint;
+pub mod history;
 pub mod launch;
 pub mod leadership;
 pub mod live;
+pub mod node_query;
+pub mod nodes;
 pub mod offers;
+pub mod problems;
 pub mod reports;
 pub mod settings;
+pub mod summary;
 pub mod upkeep;

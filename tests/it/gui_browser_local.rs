@@ -1,6 +1,7 @@
 //! The GUI of `local` with its in-process executor streaming real Docker
 //! containers: the dashboard counts the streaming containers and the lines,
-//! the node card lists every stream with its state and counters. Skips
+//! the Nodes table finds the agent by image, and its card lists every stream
+//! with its state and counters. Skips
 //! without a Docker engine or without chromium.
 
 use crate::support;
@@ -10,13 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::browser::{Browser, NARROW, WIDE, screenshot_dir};
-use support::docker::{BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images, eventually};
+use support::docker::{
+    ACCESS_LOG_WRITER as WRITER, BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images,
+    eventually,
+};
 use support::{Answer, Instance, client};
-
-/// A container that writes an access log line every 50 ms.
-const WRITER: &str = "mkdir -p /var/log/app; i=0; while true; do i=$((i+1)); \
-    echo \"10.0.0.$((i % 250)) - - GET /api/orders/$i HTTP/1.1 200 $((i % 900 + 100))\" \
-    >> /var/log/app/access.log; sleep 0.05; done";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_and_the_node_card_show_the_streaming_containers() {
@@ -99,22 +98,30 @@ async fn the_dashboard_and_the_node_card_show_the_streaming_containers() {
 
     browser.route("#/nodes").await;
     browser
-        .wait_for_text("#node-cards", "Logstash running")
+        .wait_for_text("#nodes-table", "Logstash running")
         .await;
+    browser
+        .wait_for_text("#nodes-table td[data-label=\"Streams\"]", "2")
+        .await;
+    // Searching for a container's image finds the agent streaming it.
+    browser.type_into("#nodes-search", BUSYBOX).await;
+    browser.wait_for_text("#nodes-count", "1 agent match").await;
+    browser.click("#nodes-table tbody tr a.node-link").await;
+    browser.wait_for("#node-detail[open]").await;
     let rows = browser
-        .eval("return document.querySelectorAll('#node-cards .streams li.stream').length")
+        .eval("return document.querySelectorAll('#node-detail .streams li.stream').length")
         .await;
     assert_eq!(rows, json!(2));
     for c in &containers {
         browser
             .wait_for_text(
-                &format!("#node-cards .streams code[title=\"{}\"]", c.id),
+                &format!("#node-detail .streams code[title=\"{}\"]", c.id),
                 &c.id[..12],
             )
             .await;
     }
     browser
-        .wait_for_text("#node-cards .streams", "streaming")
+        .wait_for_text("#node-detail .streams", "streaming")
         .await;
     browser
         .assert_no_horizontal_overflow("nodes at 1280×800")

@@ -1,6 +1,6 @@
 //! The GUI of a scheduler driving the real Mesos 1.11 harness
-//! (`MESOS_REAL_URL`): the dashboard, the nodes and the cluster pages filled
-//! by real executors on real agents. Skips without the harness or without
+//! (`MESOS_REAL_URL`): the dashboard, the nodes table and an agent's card,
+//! and the cluster page, filled by real executors on real agents. Skips without the harness or without
 //! chromium.
 
 use crate::support;
@@ -107,18 +107,28 @@ async fn the_nodes_page_shows_the_executors_on_the_real_agents() {
     browser.screenshot("mesos-dashboard").await;
 
     browser.route("#/nodes").await;
-    let cards = browser
-        .eval("return document.querySelectorAll('#node-cards article.node').length")
+    let rows = browser
+        .eval("return document.querySelectorAll('#nodes-table tbody tr').length")
         .await;
-    assert_eq!(cards, json!(agents));
+    assert_eq!(rows, json!(agents));
     let running = browser
         .eval(
-            "return [...document.querySelectorAll('#node-cards article.node .card-head')]\
-             .filter(h => h.textContent.includes('Running')).length",
+            "return [...document.querySelectorAll('#nodes-table tbody tr td[data-label=\"Task\"]')]\
+             .filter(td => td.textContent.includes('Running')).length",
         )
         .await;
     assert_eq!(running, json!(agents));
-    browser.wait_for_text("#node-cards", "— current").await;
+    // A row opens the agent's card.
+    browser.click("#nodes-table tbody tr td").await;
+    browser.wait_for("#node-detail[open] article.node").await;
+    browser.wait_for_text("#node-detail", "— current").await;
+    browser.click("#node-detail-close").await;
+    browser
+        .wait_until(
+            "the card closed",
+            "!document.querySelector('#node-detail[open]')",
+        )
+        .await;
     browser
         .assert_no_horizontal_overflow("nodes at 1280×800")
         .await;
@@ -143,23 +153,6 @@ async fn the_nodes_page_shows_the_executors_on_the_real_agents() {
         started.elapsed().as_secs_f64()
     );
     browser.close().await;
-    // Take the framework down, so the harness is clean for the next test.
     scheduler.terminate();
-    let teardown = std::process::Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
-        .args(["scheduler", "--teardown", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(&data)
-        .args([
-            "--master",
-            master.as_str(),
-            "--framework-name",
-            name.as_str(),
-        ])
-        .output()
-        .expect("run the teardown");
-    assert!(
-        teardown.status.success(),
-        "teardown: {}",
-        String::from_utf8_lossy(&teardown.stderr)
-    );
+    mesos::teardown(&data, &master, &name);
 }

@@ -19,6 +19,7 @@ mod gui_browser;
 mod gui_browser_local;
 mod gui_browser_mesos;
 mod gui_browser_roles;
+mod gui_nodes_scale;
 mod host_plugins;
 mod http_limits;
 mod mesos_client_faults;
@@ -29,3 +30,4 @@ mod raft_cluster;
 mod raft_mesos_real;
 mod raft_trust;
 mod token_roles;
+

@@ -26,6 +26,12 @@ pub const NO_TAIL: &str = "lsm-test-notail:2";
 /// Only the busybox binary: no `sh` on the PATH.
 pub const NO_SH: &str = "lsm-test-nosh:1";
 
+/// A container script that writes an access log line to
+/// /var/log/app/access.log every 50 ms.
+pub const ACCESS_LOG_WRITER: &str = "mkdir -p /var/log/app; i=0; while true; do i=$((i+1)); \
+    echo \"10.0.0.$((i % 250)) - - GET /api/orders/$i HTTP/1.1 200 $((i % 900 + 100))\" \
+    >> /var/log/app/access.log; sleep 0.05; done";
+
 /// Connects to the local engine, or prints why the test is skipped.
 pub async fn docker_or_skip(test: &str) -> Option<Docker> {
     match logstash_mesos::executor::discovery::connect(Duration::from_secs(5)).await {

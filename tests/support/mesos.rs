@@ -13,6 +13,28 @@ pub async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
     TURN.lock().await
 }
 
+/// The large harness (hundreds of agents) is shared the same way.
+static LARGE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn large_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    LARGE_TURN.lock().await
+}
+
+/// The URL of the harness with hundreds of agents (`MESOS_REAL_LARGE_URL`,
+/// set by `.ci/run`), or `None` after printing why the test is skipped.
+pub fn large_master_url(test: &str) -> Option<String> {
+    match std::env::var("MESOS_REAL_LARGE_URL") {
+        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_owned()),
+        _ => {
+            println!(
+                "SKIP {test}: MESOS_REAL_LARGE_URL is not set (start ../shared/mesos-real/start-mesos.sh \
+                 with MESOS_REAL_NUM_AGENTS=200 on another port; .ci/run does)"
+            );
+            None
+        }
+    }
+}
+
 /// The master URL, or `None` after printing why the test is skipped.
 pub fn master_url(test: &str) -> Option<String> {
     match std::env::var("MESOS_REAL_URL") {
@@ -106,4 +128,22 @@ where
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Takes the framework `name` down with `logstash-mesos scheduler --teardown`
+/// on the scheduler's data directory, so the harness is clean for the next
+/// test. Stop the scheduler first.
+pub fn teardown(data: &std::path::Path, master: &str, name: &str) {
+    let teardown = std::process::Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args(["scheduler", "--teardown", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--master", master, "--framework-name", name])
+        .output()
+        .expect("run the teardown");
+    assert!(
+        teardown.status.success(),
+        "teardown: {}",
+        String::from_utf8_lossy(&teardown.stderr)
+    );
 }

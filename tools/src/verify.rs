@@ -135,7 +135,7 @@ pub struct ApiView {
 
 /// `GET /api/executors` and `GET /api/framework`, without live counters
 /// and connection state.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq)]
 pub struct CurrentView {
     pub config_version: u64,
     pub settings_fingerprint: Option<String>,
