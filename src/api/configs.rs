@@ -269,7 +269,7 @@ fn from_body<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<
 }
 
 /// Every version of a config, including deletions, oldest first.
-#[utoipa::path(get, path = "/api/configs/{name}/history", params(("name" = String, Path)),
+#[utoipa::path(get, path = "/api/configs/{name}/history", operation_id = "config_history", params(("name" = String, Path)),
     responses((status = 200, body = HistoryJson), (status = 404, body = ErrorBody)))]
 fn history(app: AppState, name: String) -> Result<Response, ApiError> {
     app.journal

@@ -41,7 +41,7 @@ pub struct MetricsHistory {
 /// The counters' history of the cluster or of one agent. Live data kept in
 /// memory (an hour at the report interval), not events: it starts empty on a
 /// new leader. Answers 304 to an `If-None-Match` with the current `ETag`.
-#[utoipa::path(get, path = "/api/metrics/history", params(HistoryQuery), responses(
+#[utoipa::path(get, path = "/api/metrics/history", operation_id = "metrics_history", params(HistoryQuery), responses(
     (status = 200, body = MetricsHistory),
     (status = 304, description = "unchanged since the ETag given in If-None-Match"),
     (status = 400, body = super::error::ErrorBody),

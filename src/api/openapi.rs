@@ -86,3 +86,35 @@ pub struct ApiDoc;
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Clients and tools resolve links and generated code by operationId,
+    /// so two operations with one id would send them to the wrong route.
+    #[test]
+    fn every_operation_has_its_own_id() {
+        let doc = ApiDoc::openapi();
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (path, item) in &doc.paths.paths {
+            let operations = [
+                ("get", &item.get),
+                ("put", &item.put),
+                ("post", &item.post),
+                ("delete", &item.delete),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    let id = operation.operation_id.clone().expect("an operationId");
+                    seen.entry(id).or_default().push(format!("{method} {path}"));
+                }
+            }
+        }
+        let repeated: Vec<_> = seen.iter().filter(|(_, ops)| ops.len() > 1).collect();
+        assert!(repeated.is_empty(), "{repeated:?}");
+        assert!(seen.len() >= 26, "{seen:?}");
+    }
+}

@@ -38,12 +38,17 @@ pub fn validate(command: &Command) -> Result<(), Rejection> {
 /// A config name is the image reference it applies to (or a glob of them): 1 to
 /// 255 characters, none of them a control, format or line/paragraph
 /// separator character, which could hide or reorder what an operator reads
-/// in the GUI, the log or a terminal.
+/// in the GUI, the log or a terminal; and no `/`-separated part `.` or `..`,
+/// which no image reference has and which would make the config's URL
+/// (`/api/configs/<name>`) resolve to another path.
 pub fn validate_name(name: &str) -> Result<(), Rejection> {
     let reason = |r: &str| Err(Rejection::InvalidName { reason: r.into() });
     let chars = name.chars().count();
     if chars == 0 {
         return reason("the name is empty");
+    }
+    if name.split('/').any(|part| part == "." || part == "..") {
+        return reason("a part of the name between slashes is `.` or `..`");
     }
     if chars > MAX_NAME_CHARS {
         return reason(&format!(
@@ -420,6 +425,7 @@ mod tests {
             "nginx:1.*",
             "ünïcødé/画像",
             "100%25 encoded?#",
+            "..hidden/a..b/c.",
         ] {
             assert_eq!(validate_name(name), Ok(()), "{name}");
         }
@@ -433,6 +439,13 @@ mod tests {
             assert!(validate_name(name).is_err(), "{name:?}");
         }
         assert!(validate_name(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn names_refuse_dot_segments_that_would_move_their_url() {
+        for name in ["..", ".", "../metrics/history", "a/../b", "a/.", "./a"] {
+            assert!(validate_name(name).is_err(), "{name:?}");
+        }
     }
 
     #[test]

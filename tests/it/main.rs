@@ -30,4 +30,3 @@ mod raft_cluster;
 mod raft_mesos_real;
 mod raft_trust;
 mod token_roles;
-
