@@ -52,6 +52,21 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
+/// The schema version `bytes` were written with, for readers that decode
+/// an older shape of a type themselves.
+pub fn version_of(bytes: &[u8]) -> Result<u16, CodecError> {
+    split_version(bytes).map(|(version, _)| version)
+}
+
+/// The length [`encode`] would give `value`, without building it.
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    // Counting bytes cannot fail, as encoding into a Vec cannot.
+    bincode::serde::encode_into_writer(value, &mut size, config())
+        .expect("plain data types always encode");
+    2 + size.bytes_written
+}
+
 fn split_version(bytes: &[u8]) -> Result<(u16, &[u8]), CodecError> {
     match bytes {
         [a, b, body @ ..] => Ok((u16::from_be_bytes([*a, *b]), body)),
@@ -105,6 +120,8 @@ mod tests {
         for env in sample() {
             let bytes = encode_envelope(&env);
             assert_eq!(&bytes[..2], &SCHEMA_VERSION.to_be_bytes());
+            assert_eq!(version_of(&bytes), Ok(SCHEMA_VERSION));
+            assert_eq!(encoded_len(&env), bytes.len());
             assert_eq!(decode_envelope(&bytes).unwrap(), env);
         }
     }

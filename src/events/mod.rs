@@ -21,11 +21,13 @@ pub use event::{
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the envelope and event encoding written by this build.
+/// Version of the encoding written by this build.
 ///
-/// Stored with every encoded envelope so that logs written by an older build
-/// still decode after the enums grow.
-pub const SCHEMA_VERSION: u16 = 1;
+/// Stored with every encoded value so that logs written by an older build
+/// still decode after the types change. 2: a Raft log entry carries a batch
+/// of requests (`journal::types::Batch`) instead of one; envelopes and
+/// events are as in 1.
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// One entry of the event history.
 ///

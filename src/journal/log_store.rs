@@ -4,11 +4,14 @@
 //! is index order), `raft_meta` holds `vote`, `committed` and `last_purged`.
 //!
 //! Durability: `save_vote` returns only after an fsync. Appends are written to
-//! sled at once (so they are readable) and handed to one flusher task, which
-//! fsyncs once for every append that queued up meanwhile and only then tells
-//! openraft they are durable. That is group commit: under load one fsync
-//! covers many appends, which is what makes thousands of writes per second
-//! possible on one disk.
+//! sled at once (so they are readable) and handed to one flusher thread,
+//! which fsyncs once for every append that queued up meanwhile and only then
+//! tells openraft they are durable. openraft 0.9 waits for each append to be
+//! durable before it starts the next, so on a leader an fsync covers one
+//! entry; entries carry batches of writes for that reason (`types::Batch`).
+//!
+//! Entries written before batches (schema version 1) carry one request;
+//! they are read as a batch of one.
 
 // openraft's traits fix the error type (`StorageError`, 224 bytes); the
 // helpers return it as the traits do.
@@ -130,7 +133,47 @@ fn write_err(e: &(impl std::error::Error + 'static)) -> StorageError {
 }
 
 fn decode_entry(bytes: &[u8]) -> Result<Entry, StorageError> {
+    if codec::version_of(bytes).map_err(|e| read_err(&e))? < BATCHES_SINCE {
+        let old: legacy::Entry = codec::decode(bytes).map_err(|e| read_err(&e))?;
+        return Ok(legacy::batch_of_one(old));
+    }
     codec::decode(bytes).map_err(|e| read_err(&e))
+}
+
+/// The schema version from which entries carry a [`Batch`](super::types::Batch).
+const BATCHES_SINCE: u16 = 2;
+
+/// Entries as written before batches: one request each.
+mod legacy {
+    use std::io::Cursor;
+
+    use openraft::EntryPayload;
+
+    use super::super::types::{self, Batch, Request, Response};
+
+    openraft::declare_raft_types!(
+        pub Config:
+            D = Request,
+            R = Response,
+            NodeId = u64,
+            Node = openraft::BasicNode,
+            Entry = openraft::Entry<Config>,
+            SnapshotData = Cursor<Vec<u8>>,
+            AsyncRuntime = openraft::TokioRuntime,
+    );
+
+    pub type Entry = openraft::Entry<Config>;
+
+    pub fn batch_of_one(old: Entry) -> types::Entry {
+        types::Entry {
+            log_id: old.log_id,
+            payload: match old.payload {
+                EntryPayload::Blank => EntryPayload::Blank,
+                EntryPayload::Normal(request) => EntryPayload::Normal(Batch(vec![request])),
+                EntryPayload::Membership(membership) => EntryPayload::Membership(membership),
+            },
+        }
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -213,11 +256,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut batch = sled::Batch::default();
-        for entry in entries {
-            batch.insert(&key(entry.get_log_id().index), codec::encode(&entry));
+        // A sled batch writes the log out twice to be atomic; one entry (as
+        // a leader appends them) is atomic by itself.
+        let mut entries = entries.into_iter();
+        match (entries.next(), entries.next()) {
+            (None, _) => {}
+            (Some(only), None) => {
+                self.log
+                    .insert(key(only.get_log_id().index), codec::encode(&only))
+                    .map_err(|e| write_err(&e))?;
+            }
+            (Some(first), Some(second)) => {
+                let mut batch = sled::Batch::default();
+                for entry in [first, second].into_iter().chain(entries) {
+                    batch.insert(&key(entry.get_log_id().index), codec::encode(&entry));
+                }
+                self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
+            }
         }
-        self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
         // The flusher calls back after the fsync; if it is gone the process is
         // shutting down and openraft learns it from the dropped callback.
         let _ = self.flusher.send(callback);
@@ -249,5 +305,57 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+    use crate::events::{Actor, Command, Proposal};
+    use crate::journal::types::{Batch, Request};
+
+    /// A log written before batches (schema version 1, one request per
+    /// entry) reads back as batches of one, so such a replica restarts
+    /// with its log whole.
+    #[test]
+    fn entries_from_before_batches_read_as_batches_of_one() {
+        let request = Request {
+            id: 7,
+            proposal: Proposal {
+                at: 1_700_000_000_000,
+                actor: Actor::System,
+                command: Command::DeleteConfig { name: "a".into() },
+            },
+        };
+        let log_id = LogId::new(CommittedLeaderId::new(3, 1), 9);
+        let old = legacy::Entry {
+            log_id,
+            payload: EntryPayload::Normal(request.clone()),
+        };
+        let mut bytes = codec::encode(&old);
+        bytes[..2].copy_from_slice(&1u16.to_be_bytes());
+        let read = decode_entry(&bytes).unwrap();
+        assert_eq!(read.log_id, log_id);
+        assert!(matches!(read.payload, EntryPayload::Normal(Batch(ref r)) if *r == vec![request]));
+
+        let blank = legacy::Entry {
+            log_id,
+            payload: EntryPayload::Blank,
+        };
+        let mut bytes = codec::encode(&blank);
+        bytes[..2].copy_from_slice(&1u16.to_be_bytes());
+        assert!(matches!(
+            decode_entry(&bytes).unwrap().payload,
+            EntryPayload::Blank
+        ));
+
+        // Current entries decode as they are.
+        let new = Entry {
+            log_id,
+            payload: EntryPayload::Normal(Batch(vec![])),
+        };
+        assert_eq!(decode_entry(&codec::encode(&new)).unwrap().log_id, log_id);
     }
 }

@@ -40,7 +40,8 @@ use crate::state::State;
 use super::JournalError;
 use super::store::EventStore;
 use super::types::{
-    LogId, Request, Response, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    Answers, Batch, LogId, Request, Response, SnapshotMeta, StorageError, StoredMembership,
+    TypeConfig,
 };
 
 const MARKER: &[u8] = b"marker";
@@ -284,15 +285,18 @@ impl Machine {
         }
     }
 
-    /// Decides and applies one request, or answers a repeated one with its
-    /// first outcome.
+    /// Decides and applies one request to `state`, or answers a repeated one
+    /// with its first outcome. Its events join `pending`, which the caller
+    /// stores before it releases `state`.
     fn apply_request(
         &mut self,
+        state: &mut State,
         request: Request,
         batch: &mut sled::Batch,
+        pending: &mut Vec<Envelope>,
     ) -> Result<Response, StorageError> {
         if let Some(done) = self.requests.done.get(&request.id) {
-            return self.replay(&done.outcome);
+            return self.replay(&done.outcome, pending);
         }
         let proposal = &request.proposal;
         let rules = proposal.command.rules();
@@ -306,30 +310,18 @@ impl Machine {
             )));
         }
         self.marker.clock = proposal.at;
-        let decided = self.shared.read(|s| s.envelopes(proposal));
-        let (outcome, response) = match decided {
+        let (outcome, response) = match state.envelopes(proposal) {
             Ok(envelopes) => {
                 let first = self.marker.last_seq + 1;
-                if !envelopes.is_empty() {
-                    // History first, then the projections: a reader never
-                    // sees a seq it cannot read back.
-                    self.shared.store.append(&envelopes).map_err(sm_err)?;
-                    let last = {
-                        let mut state =
-                            self.shared.state.write().unwrap_or_else(|e| e.into_inner());
-                        for env in &envelopes {
-                            state.apply(env);
-                        }
-                        state.last_seq
-                    };
-                    for env in &envelopes {
-                        metrics::counter!("logstash_mesos_events_appended_total",
-                            "type" => env.event.event_type().as_str())
-                        .increment(1);
-                    }
-                    self.marker.last_seq = last;
-                    self.since_projection += envelopes.len() as u64;
+                for env in &envelopes {
+                    state.apply(env);
+                    metrics::counter!("logstash_mesos_events_appended_total",
+                        "type" => env.event.event_type().as_str())
+                    .increment(1);
                 }
+                self.marker.last_seq = state.last_seq;
+                self.since_projection += envelopes.len() as u64;
+                pending.extend(envelopes.iter().cloned());
                 let count = envelopes.len() as u64;
                 (Outcome::Applied { first, count }, Response(Ok(envelopes)))
             }
@@ -350,15 +342,26 @@ impl Machine {
         Ok(response)
     }
 
-    fn replay(&self, outcome: &Outcome) -> Result<Response, StorageError> {
+    /// The first answer to a repeated request: its events are in `pending`
+    /// when the first one was applied in the same call, else in the store.
+    fn replay(&self, outcome: &Outcome, pending: &[Envelope]) -> Result<Response, StorageError> {
         match outcome {
             Outcome::Rejected(r) => Ok(Response(Err(r.clone()))),
             Outcome::Applied { count: 0, .. } => Ok(Response(Ok(Vec::new()))),
             Outcome::Applied { first, count } => {
+                let last = first + count - 1;
+                if pending.first().is_some_and(|e| e.seq <= *first) {
+                    let envelopes = pending
+                        .iter()
+                        .filter(|e| (*first..=last).contains(&e.seq))
+                        .cloned()
+                        .collect();
+                    return Ok(Response(Ok(envelopes)));
+                }
                 let envelopes = self
                     .shared
                     .store
-                    .range(*first, first + count - 1, true)
+                    .range(*first, last, true)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(sm_err)?;
                 Ok(Response(Ok(envelopes)))
@@ -435,24 +438,42 @@ impl RaftStateMachine<TypeConfig> for Machine {
         Ok((self.marker.applied, self.marker.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Answers>, StorageError>
     where
         I: IntoIterator<Item = openraft::Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
         let mut batch = sled::Batch::default();
         let mut responses = Vec::new();
-        for entry in entries {
-            self.marker.applied = Some(entry.log_id);
-            match entry.payload {
-                EntryPayload::Blank => responses.push(Response(Ok(Vec::new()))),
-                EntryPayload::Membership(membership) => {
-                    self.marker.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    responses.push(Response(Ok(Vec::new())));
+        {
+            // Readers see none of these entries until their events are
+            // stored (a reader never sees a seq it cannot read back), and
+            // the events of all of them are stored in one write.
+            let shared = self.shared.clone();
+            let mut state = shared.state.write().unwrap_or_else(|e| e.into_inner());
+            let mut pending = Vec::new();
+            for entry in entries {
+                self.marker.applied = Some(entry.log_id);
+                match entry.payload {
+                    EntryPayload::Blank => responses.push(Answers(Vec::new())),
+                    EntryPayload::Membership(membership) => {
+                        self.marker.membership =
+                            StoredMembership::new(Some(entry.log_id), membership);
+                        responses.push(Answers(Vec::new()));
+                    }
+                    EntryPayload::Normal(Batch(requests)) => {
+                        let answers = requests
+                            .into_iter()
+                            .map(|request| {
+                                self.apply_request(&mut state, request, &mut batch, &mut pending)
+                            })
+                            .collect::<Result<_, _>>()?;
+                        responses.push(Answers(answers));
+                    }
                 }
-                EntryPayload::Normal(request) => {
-                    responses.push(self.apply_request(request, &mut batch)?);
-                }
+            }
+            if !pending.is_empty() {
+                self.shared.store.append(&pending).map_err(sm_err)?;
             }
         }
         batch.insert(MARKER, codec::encode(&self.marker));
@@ -464,8 +485,12 @@ impl RaftStateMachine<TypeConfig> for Machine {
         });
         if self.since_projection >= PROJECTION_EVERY {
             self.since_projection = 0;
-            let state = self.shared.read(State::clone);
-            self.shared.store.save_snapshot(&state).map_err(sm_err)?;
+            // Encoded under the read lock rather than cloned first: this is
+            // the only writer, and readers share the lock meanwhile.
+            let shared = self.shared.clone();
+            shared
+                .read(|state| shared.store.save_snapshot(state))
+                .map_err(sm_err)?;
         }
         Ok(responses)
     }
@@ -596,6 +621,61 @@ mod tests {
         }
     }
 
+    /// The requests of one entry are decided one after the other, each
+    /// against the state the ones before it left, and answered in order.
+    #[tokio::test]
+    async fn a_batch_is_decided_in_order_and_answered_per_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::store::open_db(dir.path()).unwrap();
+        let mut machine = Machine::open(&db).await.unwrap();
+        let request = |id: u128, command: Command| Request {
+            id,
+            proposal: Proposal {
+                at: 1_700_000_000_000,
+                actor: Actor::System,
+                command,
+            },
+        };
+        let create = |name: &str| Command::CreateConfig {
+            name: name.into(),
+            kind: ConfigKind::Docker,
+            input: String::new(),
+        };
+        let answers = machine
+            .apply(vec![
+                entry(
+                    1,
+                    EntryPayload::Membership(Membership::new(vec![BTreeSet::from([1])], None)),
+                ),
+                entry(
+                    2,
+                    EntryPayload::Normal(Batch(vec![
+                        request(1, create("a")),
+                        request(2, create("a")),
+                        request(3, Command::DeleteConfig { name: "a".into() }),
+                        // A repeated id inside the batch: the first answer.
+                        request(1, create("a")),
+                    ])),
+                ),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(answers[0], Answers(Vec::new()));
+        let seqs: Vec<_> = answers[1]
+            .0
+            .iter()
+            .map(|r| {
+                r.0.as_ref()
+                    .map(|e| e.iter().map(|e| e.seq).collect::<Vec<_>>())
+            })
+            .collect();
+        assert_eq!(seqs[0], Ok(vec![1]));
+        assert!(matches!(seqs[1], Err(Rejection::AlreadyExists { .. })));
+        assert_eq!(seqs[2], Ok(vec![2]));
+        assert_eq!(seqs[3], Ok(vec![1]));
+        assert_eq!(machine.shared.read(|s| s.last_seq), 2);
+    }
+
     #[test]
     fn request_ids_expire_by_the_last_leader_time_and_by_count() {
         let now = 1_800_000_000_000;
@@ -631,7 +711,7 @@ mod tests {
         for i in 0..5u64 {
             entries.push(entry(
                 i + 2,
-                EntryPayload::Normal(Request {
+                EntryPayload::Normal(Batch(vec![Request {
                     id: u128::from(i),
                     proposal: Proposal {
                         at: 1_700_000_000_000 + i,
@@ -642,7 +722,7 @@ mod tests {
                             input: String::new(),
                         },
                     },
-                }),
+                }])),
             ));
         }
         machine.apply(entries).await.unwrap();
@@ -684,18 +764,18 @@ mod tests {
         let again = reopened
             .apply(vec![entry(
                 7,
-                EntryPayload::Normal(Request {
+                EntryPayload::Normal(Batch(vec![Request {
                     id: 3,
                     proposal: Proposal {
                         at: 1_700_000_000_010,
                         actor: Actor::System,
                         command: Command::DeleteConfig { name: "c0".into() },
                     },
-                }),
+                }])),
             )])
             .await
             .unwrap();
-        assert_eq!(again[0].0.as_ref().map(|e| e[0].seq), Ok(4));
+        assert_eq!(again[0].0[0].0.as_ref().map(|e| e[0].seq), Ok(4));
         assert_eq!(reopened.shared.read(|s| s.last_seq), 5);
     }
 }

@@ -21,6 +21,7 @@ mod membership;
 mod network;
 pub mod offline;
 mod prevote;
+mod proposer;
 mod routes;
 pub mod signing;
 mod store;
@@ -31,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::RaftError;
 use openraft::{BasicNode, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -43,6 +44,7 @@ use crate::state::{self, HostPathPolicy, Rejection, State};
 use machine::{Machine, Shared};
 use membership::Members;
 use network::{FORWARD_PATH, PeerError, Peers};
+use proposer::{Proposed, Proposer};
 use signing::{Key, NONCE_MEMORY, Nonces, Refusal};
 use types::{Forward, ForwardAnswer, NodeId, Raft, Request, Response};
 
@@ -258,6 +260,7 @@ pub struct Journal {
     leadership: watch::Receiver<Leadership>,
     /// Read-only view of the Raft log, for pre-vote answers.
     log: log_store::LogStore,
+    proposer: Proposer,
     stop: CancellationToken,
 }
 
@@ -354,6 +357,7 @@ impl Journal {
         }
 
         let stop = CancellationToken::new();
+        let proposer = Proposer::spawn(raft.clone(), WRITE_DEADLINE, stop.clone());
         let leadership = spawn_leadership_watch(&raft, config.node_id, stop.clone());
         prevote::spawn(
             raft.clone(),
@@ -381,6 +385,7 @@ impl Journal {
             api_on_member_addresses: config.api_on_member_addresses,
             leadership,
             log: log_view,
+            proposer,
             stop,
         })
     }
@@ -432,11 +437,12 @@ impl Journal {
                         return Err(SubmitError::Unavailable { leader_hint: None });
                     }
                     let admitted = self.admit(request.clone())?;
-                    match tokio::time::timeout(remaining, self.raft.client_write(admitted)).await {
-                        Ok(Ok(written)) => return Ok(written.data),
-                        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {}
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "write failed");
+                    let proposed =
+                        tokio::time::timeout(remaining, self.proposer.propose(admitted)).await;
+                    match proposed {
+                        Ok(Proposed::Written { response, .. }) => return Ok(response),
+                        Ok(Proposed::NotLeader) => {}
+                        Ok(Proposed::Unavailable(_)) => {
                             return Err(SubmitError::Unavailable { leader_hint: None });
                         }
                         Err(_) => {
@@ -500,10 +506,10 @@ impl Journal {
     /// What the leader proposes for a request, or why it refuses it: the
     /// proposer's command checked with this build's validation rules (and
     /// wrapped with their version, whatever wrapping the proposer sent), its
-    /// actor and host paths checked against the leader's configuration, and
-    /// the leader's own time in place of the proposer's. A refused request
-    /// never enters the Raft log; the decide step on every replica checks
-    /// the admitted one again.
+    /// actor and host paths checked against the leader's configuration. The
+    /// leader's own time replaces the proposer's when it is proposed (see
+    /// `proposer`). A refused request never enters the Raft log; the decide
+    /// step on every replica checks the admitted one again.
     fn admit(&self, mut request: Request) -> Result<Request, Rejection> {
         let command = request.proposal.command.unchecked().clone();
         let actor = &request.proposal.actor;
@@ -522,7 +528,6 @@ impl Journal {
                 policy.check(kind, input)?;
             }
         }
-        request.proposal.at = now_millis();
         request.proposal.command = Command::Checked {
             rules: state::RULES_VERSION,
             command: Box::new(command),
@@ -581,15 +586,12 @@ impl Journal {
                     Ok(request) => request,
                     Err(rejection) => return ForwardAnswer::Rejected(rejection),
                 };
-                match tokio::time::timeout(WRITE_DEADLINE, self.raft.client_write(request)).await {
-                    Ok(Ok(written)) => ForwardAnswer::Written(written.data, written.log_id.index),
-                    Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
-                        not_leader()
+                match self.proposer.propose(request).await {
+                    Proposed::Written { response, index } => {
+                        ForwardAnswer::Written(response, index)
                     }
-                    Ok(Err(e)) => ForwardAnswer::Unavailable(e.to_string()),
-                    Err(_) => {
-                        ForwardAnswer::Unavailable("the write was not committed in time".into())
-                    }
+                    Proposed::NotLeader => not_leader(),
+                    Proposed::Unavailable(why) => ForwardAnswer::Unavailable(why),
                 }
             }
             Forward::ReadIndex => {
@@ -846,8 +848,7 @@ impl Journal {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft did not stop cleanly");
         }
-        let snapshot = self.read(State::clone);
-        self.shared.store.save_snapshot(&snapshot)?;
+        self.read(|state| self.shared.store.save_snapshot(state))?;
         self.shared.store.flush().await
     }
 

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::events::ConfigKind;
-use types::{Entry, LogId, StorageError, TypeConfig};
+use types::{Batch, Entry, LogId, StorageError, TypeConfig};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -406,10 +406,10 @@ proptest! {
             let index = i as u64 + 2;
             log.push(entry(index, match id {
                 None => EntryPayload::Blank,
-                Some(id) => EntryPayload::Normal(Request {
+                Some(id) => EntryPayload::Normal(Batch(vec![Request {
                     id: u128::from(id),
                     proposal: Proposal { at, actor: Actor::Api(format!("u{}", id % 3)), command },
-                }),
+                }])),
             }));
         }
         let cut = cut.min(log.len());

@@ -1,6 +1,6 @@
 //! What the Raft log carries and answers: the openraft type configuration, the
-//! replicated [`Request`] (a [`Proposal`] with a request id), and the
-//! [`Response`] the state machine gives for it.
+//! replicated [`Batch`] of [`Request`]s (each a [`Proposal`] with a request
+//! id), and the [`Answers`] the state machine gives for them.
 
 use std::io::Cursor;
 
@@ -12,8 +12,8 @@ use crate::state::Rejection;
 openraft::declare_raft_types!(
     /// The openraft type configuration of the journal.
     pub TypeConfig:
-        D = Request,
-        R = Response,
+        D = Batch,
+        R = Answers,
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
@@ -43,10 +43,25 @@ pub struct Request {
     pub proposal: Proposal,
 }
 
-/// What applying one log entry gave: the events it appended, or why the
-/// command was refused. Blank and membership entries give `Ok(vec![])`.
+/// What applying one request gave: the events it appended, or why the
+/// command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response(pub Result<Vec<Envelope>, Rejection>);
+
+/// What one Raft entry carries: the requests the leader proposed together,
+/// applied in this order.
+///
+/// openraft 0.9 appends, fsyncs and replicates every `client_write` on its
+/// own before it takes the next one, so a write per entry costs a write an
+/// fsync on every replica. Writes that arrive while an entry is on its way
+/// share the next one instead (see `proposer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch(pub Vec<Request>);
+
+/// The state machine's answers to a [`Batch`], one per request, in its
+/// order. Blank and membership entries have none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answers(pub Vec<Response>);
 
 /// Replica-to-replica calls that are not Raft's own: a write or a membership
 /// change forwarded to the leader, and the read index for a consistent read
