@@ -20,9 +20,9 @@ use std::time::Duration;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
-use super::MembershipError;
 use super::network::{HELLO_PATH, PeerError, Peers};
-use super::types::{Hello, NodeId, Raft};
+use super::types::{Forward, ForwardAnswer, Hello, NodeId, Raft};
+use super::{Journal, MembershipError, REMOVE_DEADLINE};
 
 /// How long a replica to be added has to answer who it is.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -240,6 +240,61 @@ impl Members {
                 tracing::warn!("a membership change was not committed in time: no quorum?");
                 Err(MembershipError::Unavailable { leader_hint: None })
             }
+        }
+    }
+}
+
+impl Journal {
+    /// Adds a replica: it must hold the cluster secret and answer as `id`
+    /// at `addr`, joins as a learner and becomes a voter once it caught up
+    /// (see `membership`). Runs on the leader; a follower forwards it.
+    pub async fn add_member(&self, id: NodeId, addr: String) -> Result<(), MembershipError> {
+        if self.key.is_none() {
+            return Err(MembershipError::Refused(
+                "this cluster runs without a cluster secret; restart its replicas with --cluster-secret-file first".into(),
+            ));
+        }
+        if self.shared.legacy_pending() {
+            return Err(MembershipError::Refused(
+                "the history from before replication is not in a snapshot yet; restart this replica alone to convert it".into(),
+            ));
+        }
+        let deadline = self.members.add_deadline();
+        self.membership_call(Forward::AddMember { id, addr }, deadline)
+            .await
+    }
+
+    /// Removes a replica (voter or learner), also while it is unreachable.
+    pub async fn remove_member(&self, id: NodeId) -> Result<(), MembershipError> {
+        self.membership_call(Forward::RemoveMember { id }, REMOVE_DEADLINE)
+            .await
+    }
+
+    async fn membership_call(
+        &self,
+        call: Forward,
+        deadline: Duration,
+    ) -> Result<(), MembershipError> {
+        let answer = match self.known_leader() {
+            None => {
+                return Err(MembershipError::Unavailable { leader_hint: None });
+            }
+            Some((leader, _)) if leader == self.id => self.answer_forward(call).await,
+            Some((leader, addr)) => {
+                self.forward(leader, &addr, &call, deadline)
+                    .await
+                    .map_err(|_| MembershipError::Unavailable {
+                        leader_hint: self.hint(&addr),
+                    })?
+            }
+        };
+        match answer {
+            ForwardAnswer::Done => Ok(()),
+            ForwardAnswer::Refused(reason) => Err(MembershipError::Refused(reason)),
+            ForwardAnswer::NotLeader { leader } => Err(MembershipError::Unavailable {
+                leader_hint: leader.and_then(|(_, addr)| self.hint(&addr)),
+            }),
+            _ => Err(MembershipError::Unavailable { leader_hint: None }),
         }
     }
 }

@@ -1,3 +1,4 @@
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use openraft::storage::RaftStateMachine;
@@ -6,8 +7,11 @@ use openraft::{CommittedLeaderId, EntryPayload, Membership};
 use proptest::prelude::*;
 
 use super::*;
-use crate::events::ConfigKind;
-use types::{Batch, Entry, LogId, StorageError, TypeConfig};
+use crate::events::{Actor, Command, ConfigKind, Proposal};
+use crate::state::HostPathPolicy;
+use types::{
+    Batch, Entry, Forward, ForwardAnswer, LogId, Request, Response, StorageError, TypeConfig,
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
