@@ -12,6 +12,7 @@ use tokio::process::Command;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::events::messages::LogstashHealth;
 
 /// Lines Logstash prints once its pipelines run (7.x and 8.x).
@@ -161,7 +162,9 @@ pub fn resolve(bin: &str) -> Option<PathBuf> {
 
 async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: CancellationToken) {
     let pipeline = settings.dir.join("pipeline.conf");
-    let mut backoff = Duration::from_secs(1);
+    let mut retries = Backoff::new(Duration::from_secs(1), RESTART_BACKOFF_MAX)
+        .without_jitter()
+        .retries();
     loop {
         let Some(program) = resolve(&settings.bin) else {
             set(
@@ -195,15 +198,15 @@ async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: Cancel
             return;
         }
         if started.elapsed() >= HEALTHY_RUN {
-            backoff = Duration::from_secs(1);
+            retries.reset();
         }
+        let backoff = retries.next_delay();
         tracing::warn!(outcome = %outcome, ?backoff, "Logstash stopped; restarting");
         set(&shared, LogstashHealth::Restarting, Some(outcome));
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
     }
 }
 

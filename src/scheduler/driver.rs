@@ -14,21 +14,21 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::messages::{ExecutorReport, ToExecutor};
+use crate::events::time::now_millis;
 use crate::events::{Actor, Command, TaskState};
-use crate::journal::{Journal, SubmitError, now_millis};
+use crate::journal::{Journal, SubmitError};
 use crate::mesos::proto::v1::scheduler::{Event, event};
 use crate::mesos::proto::v1::{ExecutorId, Filters, OfferId, TaskStatus, task_status};
 use crate::mesos::scheduler::{
     Caller, DriverExit, Incoming, SchedulerConfig, SchedulerDriver, SubscribeOptions,
 };
 
-use super::fingerprint::fingerprint;
 use super::launch::{self, LaunchIds};
-use super::live::{ConnectionState, Live, Report};
 use super::offers::{self, Decision, SeenAgent};
-use super::reports;
 use super::settings::{FrameworkSettings, LaunchSettings};
 use super::upkeep::{self, KillReason, Replacing};
+use crate::live::{ConnectionState, Live, Report};
+use crate::state::reports;
 
 /// How often the loop looks at what needs doing besides events.
 const TICK: Duration = Duration::from_secs(1);
@@ -400,8 +400,8 @@ impl Leader {
         }
         let (decisions, configs) = self
             .journal
-            .read(|s| (offers::decide(&views, s, &needs), upkeep::config_set(s)));
-        let fingerprint = fingerprint(&self.launch.executor);
+            .read(|s| (offers::decide(&views, s, &needs), s.config_set()));
+        let fingerprint = self.launch.executor.fingerprint();
         let mut declines: BTreeMap<u64, Vec<OfferId>> = BTreeMap::new();
         for (decision, offer) in decisions.into_iter().zip(&offers) {
             match decision {
@@ -540,12 +540,12 @@ impl Leader {
 
     async fn on_tick(&self, caller: &Caller, memory: &mut Memory) {
         let now = Instant::now();
-        let fingerprint = fingerprint(&self.launch.executor);
+        let fingerprint = self.launch.executor.fingerprint();
         let (kills, deliveries, configs) = self.journal.read(|s| {
             (
                 upkeep::kills(s, &fingerprint, memory.replacing.as_ref(), now),
                 upkeep::deliveries(s, &memory.sent, now),
-                upkeep::config_set(s),
+                s.config_set(),
             )
         });
         for kill in kills {
