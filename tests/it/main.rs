@@ -31,4 +31,5 @@ mod mesos_tls;
 mod raft_cluster;
 mod raft_mesos_real;
 mod raft_trust;
+mod spool_full;
 mod token_roles;
