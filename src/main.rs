@@ -56,7 +56,7 @@ enum Command {
     /// Run the executor; started by the Mesos agent and configured from its MESOS_* environment.
     Executor(WorkloadArgs),
     /// Run everything on one machine without Mesos, for trying it out and development.
-    Local(LocalArgs),
+    Local(Box<LocalArgs>),
     /// Run only the executor's Docker streaming, driven by a config-set file
     /// (for tests and benchmarks).
     #[command(hide = true)]
@@ -444,6 +444,15 @@ struct WorkloadArgs {
     /// Where the agent's root file system is visible to Logstash (host-level configs).
     #[arg(long, default_value = "/", env = "LOGSTASH_MESOS_HOST_ROOT")]
     host_root: String,
+
+    /// Container labels copied onto every event as `container.labels.<name>` (comma-separated).
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        env = "LOGSTASH_MESOS_CONTAINER_LABELS"
+    )]
+    container_labels: Vec<String>,
 }
 
 impl WorkloadArgs {
@@ -469,6 +478,17 @@ impl WorkloadArgs {
                 reload_interval: std::time::Duration::from_secs(3),
             },
             host_root: self.host_root.clone(),
+            agent: logstash_mesos::executor::pipeline::AgentInfo {
+                host_name: logstash_mesos::executor::pipeline::host_name(),
+                agent_id: String::new(),
+                framework_id: String::new(),
+                container_labels: self
+                    .container_labels
+                    .iter()
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| !l.is_empty())
+                    .collect(),
+            },
         })
     }
 }
@@ -747,7 +767,9 @@ fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
     let default_state = PathBuf::from("/var/lib/logstash-mesos")
         .join(&env.framework_id)
         .join(env.agent_id.as_deref().unwrap_or("agent"));
-    let settings = args.settings(default_state)?;
+    let mut settings = args.settings(default_state)?;
+    settings.agent.agent_id = env.agent_id.clone().unwrap_or_default();
+    settings.agent.framework_id = env.framework_id.clone();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let stop = tokio_util::sync::CancellationToken::new();

@@ -273,6 +273,24 @@ pub struct ReportJson {
     pub bytes_per_second: Option<f64>,
     #[serde(default)]
     pub dropped_bytes_per_second: Option<f64>,
+    /// Each config's Logstash pipeline on the agent.
+    #[serde(default)]
+    pub pipelines: Vec<PipelineJson>,
+}
+
+/// One config's pipeline in an agent's Logstash, from its monitoring API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PipelineJson {
+    pub config: String,
+    /// Logstash's `pipeline.id`.
+    pub id: String,
+    /// `Starting`, `Running` or `Failed`.
+    pub state: String,
+    pub events_in: u64,
+    pub events_out: u64,
+    pub reload_failures: u64,
+    /// Why the last load or reload failed, while it did.
+    pub last_error: Option<String>,
 }
 
 impl ExecutorsJson {
@@ -393,6 +411,20 @@ fn report_json(r: &Report, rates: Option<&RatePoint>) -> ReportJson {
         lines_per_second: rates.and_then(|p| p.lines_per_second),
         bytes_per_second: rates.and_then(|p| p.bytes_per_second),
         dropped_bytes_per_second: rates.and_then(|p| p.dropped_bytes_per_second),
+        pipelines: r
+            .report
+            .pipelines
+            .iter()
+            .map(|p| PipelineJson {
+                config: p.config.clone(),
+                id: p.id.clone(),
+                state: format!("{:?}", p.state),
+                events_in: p.events_in,
+                events_out: p.events_out,
+                reload_failures: p.reload_failures,
+                last_error: p.last_error.clone(),
+            })
+            .collect(),
     }
 }
 
