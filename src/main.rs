@@ -586,6 +586,16 @@ struct CommonArgs {
     )]
     host_path_allow: Vec<String>,
 
+    /// Logstash plugins installed on the agents besides the bundled ones, as gem names
+    /// (logstash-filter-tld,...); configs may name only bundled plugins and these.
+    #[arg(
+        long,
+        value_name = "GEMS",
+        value_delimiter = ',',
+        env = "LOGSTASH_MESOS_LOGSTASH_PLUGINS"
+    )]
+    logstash_plugins: Vec<logstash_mesos::logstash::catalog::ExtraPlugin>,
+
     /// Accept Logstash plugins and settings that run commands or code on the agents
     /// or read or write agent files of the config's choosing (`exec`, `pipe`, `ruby`,
     /// the `file` output, `path` of the `file` input, ...; docs/security.md lists them).
@@ -682,7 +692,8 @@ impl CommonArgs {
             cluster: ClusterSettings::default(),
             config_dir: self.config_dir.clone(),
             host_paths: HostPathPolicy::new(&self.host_path_allow)
-                .allowing_host_plugins(self.allow_host_plugins),
+                .allowing_host_plugins(self.allow_host_plugins)
+                .with_extra_plugins(self.logstash_plugins.iter().cloned()),
             ui: !self.no_ui,
             http,
         })

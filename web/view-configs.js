@@ -545,7 +545,7 @@ async function editorPane(pane, { mode, name, query, app }) {
       fill(status, h("p", { class: "valid" }, badge("ok", `Saved as version ${updated.version}`)));
       app.flash(`Saved ${mode === "host" ? "the host config" : `“${name}”`} as version ${updated.version}.`);
     } catch (e) {
-      if (e.status === 400 && e.code === "invalid_config") {
+      if (e.status === 400 && (e.code === "invalid_config" || e.code === "unknown_plugin")) {
         showError(e, "Not saved");
       } else if (nameInput && (e.code === "invalid_name" || e.code === "already_exists")) {
         nameError.textContent =

@@ -37,6 +37,7 @@ use crate::scheduler::{history as live_history, problems, summary};
         host_config::put,
         host_config::config_dir,
         cluster::framework,
+        cluster::endpoints,
         cluster::executors,
         cluster::summary,
         history::history,

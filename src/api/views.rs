@@ -310,7 +310,11 @@ impl ExecutorsJson {
     /// The `page` of `nodes`, in its order, with or without each one's
     /// `streams`.
     pub fn page(s: &State, nodes: &[Node<'_>], page: Page, streams: bool) -> ExecutorsJson {
-        let current = s.settings.as_ref().map(fingerprint);
+        let declared = crate::scheduler::ports::declared(&crate::scheduler::upkeep::config_set(s));
+        let current = s
+            .settings
+            .as_ref()
+            .map(|st| crate::scheduler::ports::launch_fingerprint(&fingerprint(st), &declared));
         let executors = page
             .indices
             .iter()

@@ -25,7 +25,8 @@ use crate::mesos::scheduler::{
 use super::fingerprint::fingerprint;
 use super::launch::{self, LaunchIds};
 use super::live::{ConnectionState, Live, Report};
-use super::offers::{self, Decision, SeenAgent};
+use super::offers::{self, Decision, DeclineReason, SeenAgent};
+use super::ports;
 use super::reports;
 use super::settings::{FrameworkSettings, LaunchSettings};
 use super::upkeep::{self, KillReason, Replacing};
@@ -388,7 +389,10 @@ impl Leader {
         offers: Vec<crate::mesos::proto::v1::Offer>,
     ) -> Result<(), DriverError> {
         let views: Vec<offers::Offer> = offers.iter().map(launch::offer_view).collect();
-        let needs = self.launch.requirements(&self.framework.role);
+        let mut needs = self.launch.requirements(&self.framework.role);
+        let configs = self.journal.read(upkeep::config_set);
+        let declared = ports::declared(&configs);
+        needs.ports = ports::numbers(&declared);
         for view in &views {
             let eligible = needs
                 .constraints
@@ -398,10 +402,8 @@ impl Leader {
                 .seen
                 .insert(view.agent_id.clone(), SeenAgent { eligible });
         }
-        let (decisions, configs) = self
-            .journal
-            .read(|s| (offers::decide(&views, s, &needs), upkeep::config_set(s)));
-        let fingerprint = fingerprint(&self.launch.executor);
+        let decisions = self.journal.read(|s| offers::decide(&views, s, &needs));
+        let fingerprint = ports::launch_fingerprint(&fingerprint(&self.launch.executor), &declared);
         let mut declines: BTreeMap<u64, Vec<OfferId>> = BTreeMap::new();
         for (decision, offer) in decisions.into_iter().zip(&offers) {
             match decision {
@@ -410,7 +412,11 @@ impl Leader {
                     reason,
                     ..
                 } => {
-                    tracing::debug!(agent = %offer.hostname, ?reason, "declining offer");
+                    if let DeclineReason::PortsUnavailable(missing) = &reason {
+                        tracing::warn!(agent = %offer.hostname, ?missing, "the agent does not offer the ports the configs listen on");
+                    } else {
+                        tracing::debug!(agent = %offer.hostname, ?reason, "declining offer");
+                    }
                     declines
                         .entry(refuse_seconds.to_bits())
                         .or_default()
@@ -540,8 +546,10 @@ impl Leader {
 
     async fn on_tick(&self, caller: &Caller, memory: &mut Memory) {
         let now = Instant::now();
-        let fingerprint = fingerprint(&self.launch.executor);
+        let settings = fingerprint(&self.launch.executor);
         let (kills, deliveries, configs) = self.journal.read(|s| {
+            let declared = ports::declared(&upkeep::config_set(s));
+            let fingerprint = ports::launch_fingerprint(&settings, &declared);
             (
                 upkeep::kills(s, &fingerprint, memory.replacing.as_ref(), now),
                 upkeep::deliveries(s, &memory.sent, now),

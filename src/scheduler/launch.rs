@@ -61,6 +61,11 @@ fn resource_view(r: &Resource) -> offers::Resource {
         allocated_to: r.allocation_info.as_ref().and_then(|a| a.role.clone()),
         scalar: r.scalar.map(|s| s.value),
         revocable: r.revocable.is_some(),
+        ranges: r
+            .ranges
+            .iter()
+            .flat_map(|rs| rs.range.iter().map(|x| (x.begin, x.end)))
+            .collect(),
     }
 }
 
@@ -127,7 +132,9 @@ impl LaunchIds {
 /// The TaskInfo that starts our executor on the offer's agent, with resources
 /// cut from the offer's entries (keeping their role, reservation and
 /// allocation fields so Mesos accepts them) and the current config set in
-/// `data`, so the executor does not wait for the first message.
+/// `data`, so the executor does not wait for the first message. The ports
+/// the configs listen on are the task's too, published in its
+/// `DiscoveryInfo`.
 pub fn task_info(
     offer: &mesos::Offer,
     settings: &LaunchSettings,
@@ -135,6 +142,7 @@ pub fn task_info(
     ids: &LaunchIds,
     configs: &ConfigSet,
 ) -> Result<TaskInfo, LaunchError> {
+    let declared = super::ports::declared(configs);
     let e = &settings.executor;
     let cpus = f64::from(e.cpus_milli) / 1000.0;
     let mem = f64::from(e.mem_mib);
@@ -155,6 +163,15 @@ pub fn task_info(
     if disk > 0.0 {
         task_resources.extend(take(&mut pool, "disk", disk)?);
     }
+    task_resources.extend(
+        super::ports::take_ports(&mut pool, &super::ports::numbers(&declared)).map_err(|port| {
+            LaunchError::ShortOf {
+                name: format!("ports ({port})"),
+                needed: 1.0,
+                available: 0.0,
+            }
+        })?,
+    );
     let grace = DurationInfo {
         nanoseconds: i64::try_from(GRACE_PERIOD.as_nanos()).unwrap_or(i64::MAX),
     };
@@ -182,6 +199,7 @@ pub fn task_info(
             grace_period: Some(grace),
         }),
         data: Some(ToExecutor::Configs(configs.clone()).encode()),
+        discovery: (!declared.is_empty()).then(|| super::ports::discovery(&declared)),
         ..Default::default()
     })
 }

@@ -15,6 +15,7 @@ pub mod live;
 pub mod node_query;
 pub mod nodes;
 pub mod offers;
+pub mod ports;
 pub mod problems;
 pub mod reports;
 pub mod settings;

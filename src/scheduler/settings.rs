@@ -47,6 +47,7 @@ impl LaunchSettings {
             mem_mib: f64::from(self.executor.mem_mib),
             disk_mib: f64::from(self.executor.disk_mib),
             constraints: self.constraints.clone(),
+            ports: Vec::new(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod gui_nodes_scale;
 mod host_plugins;
 mod http_limits;
 mod mesos_client_faults;
+mod mesos_ports_real;
 mod mesos_real_client;
 mod mesos_scheduler_real;
 mod mesos_tls;
