@@ -224,6 +224,12 @@ struct MesosArgs {
     )]
     docker_socket: String,
 
+    /// URI of an offline Logstash plugin pack (`logstash-plugin prepare-offline-pack`)
+    /// the Mesos fetcher downloads into each executor's sandbox; the executor installs
+    /// the plugins from it instead of the network.
+    #[arg(long, value_name = "URI", env = "LOGSTASH_MESOS_LOGSTASH_PLUGIN_PACK")]
+    logstash_plugin_pack: Option<String>,
+
     /// Extra environment for the executors, `NAME=VALUE`, repeatable (e.g. RUST_LOG=debug).
     #[arg(
         long = "executor-env",
@@ -445,6 +451,21 @@ struct WorkloadArgs {
     #[arg(long, default_value = "/", env = "LOGSTASH_MESOS_HOST_ROOT")]
     host_root: String,
 
+    /// Logstash plugins the executor installs with `logstash-plugin install` before
+    /// starting Logstash, as gem names (the scheduler passes its --logstash-plugins).
+    #[arg(
+        long,
+        value_name = "GEMS",
+        value_delimiter = ',',
+        env = "LOGSTASH_MESOS_INSTALL_PLUGINS"
+    )]
+    install_plugins: Vec<logstash_mesos::logstash::catalog::ExtraPlugin>,
+
+    /// An offline Logstash plugin pack (a file, relative to the sandbox) to install
+    /// the plugins from (the scheduler's --logstash-plugin-pack, fetched by Mesos).
+    #[arg(long, value_name = "FILE", env = "LOGSTASH_MESOS_PLUGIN_PACK")]
+    plugin_pack: Option<PathBuf>,
+
     /// Container labels copied onto every event as `container.labels.<name>` (comma-separated).
     #[arg(
         long,
@@ -476,6 +497,8 @@ impl WorkloadArgs {
                 heap_mib: self.logstash_heap,
                 dir: state_dir.join("logstash"),
                 reload_interval: std::time::Duration::from_secs(3),
+                plugins: self.install_plugins.clone(),
+                plugin_pack: self.plugin_pack.clone(),
             },
             host_root: self.host_root.clone(),
             agent: logstash_mesos::executor::pipeline::AgentInfo {
@@ -752,7 +775,14 @@ fn main() -> ExitCode {
                 let workload = if args.no_executor {
                     None
                 } else {
-                    Some(args.workload.settings(config.data_dir.join("executor"))?)
+                    let mut settings = args.workload.settings(config.data_dir.join("executor"))?;
+                    // The in-process executor installs what the API accepts.
+                    for plugin in &args.common.logstash_plugins {
+                        if !settings.logstash.plugins.contains(plugin) {
+                            settings.logstash.plugins.push(plugin.clone());
+                        }
+                    }
+                    Some(settings)
                 };
                 run(config, "local", workload)
             }),
@@ -810,9 +840,21 @@ fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         SchedulerClient::new(mesos.clone())?.check_tls().await?;
         let server = Server::start(config).await?;
-        let leader = args
+        let mut leader = args
             .mesos
             .leader(mesos, &server, args.listen, args.cluster.node_id)?;
+        if !args.common.logstash_plugins.is_empty() {
+            let gems: Vec<String> = args
+                .common
+                .logstash_plugins
+                .iter()
+                .map(|p| p.gem())
+                .collect();
+            leader
+                .launch
+                .environment
+                .push(("LOGSTASH_MESOS_INSTALL_PLUGINS".into(), gems.join(",")));
+        }
         if args.teardown {
             leader.teardown(std::time::Duration::from_secs(60)).await?;
             println!("logstash-mesos: the framework was torn down");
@@ -957,6 +999,7 @@ impl MesosArgs {
                 constraints,
                 docker_socket: self.docker_socket.clone(),
                 environment,
+                plugin_pack: self.logstash_plugin_pack.clone(),
             },
             mesos,
             replica,

@@ -18,6 +18,7 @@ use crate::events::messages::LogstashHealth;
 
 use super::monitoring::{Observed, api_port, observed};
 use super::pipeline::{PipelineFile, pipelines_yml};
+use crate::logstash::catalog::ExtraPlugin;
 
 /// Lines Logstash prints once its pipelines run (7.x and 8.x).
 const READY_MARKERS: &[&str] = &["Pipelines running", super::monitoring::API_STARTED];
@@ -38,7 +39,15 @@ pub struct LogstashSettings {
     pub dir: PathBuf,
     /// How often Logstash re-reads the pipeline.
     pub reload_interval: Duration,
+    /// Plugins to install with `logstash-plugin install` before Logstash starts.
+    pub plugins: Vec<ExtraPlugin>,
+    /// An offline plugin pack (fetched into the sandbox) to install from instead
+    /// of the network.
+    pub plugin_pack: Option<PathBuf>,
 }
+
+/// How long one `logstash-plugin install` may take.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How often the monitoring API is read, and how long one read may take.
 const POLL_EVERY: Duration = Duration::from_secs(5);
@@ -48,6 +57,8 @@ struct Shared {
     health: Mutex<(LogstashHealth, Option<String>)>,
     /// The monitoring API's port, from Logstash's log; cleared when it stops.
     api_port: Mutex<Option<u16>>,
+    /// Why installing the extra plugins failed, if it did.
+    install_error: Mutex<Option<String>>,
     /// What the monitoring API last showed; `None` while unreachable.
     observed: Mutex<Option<BTreeMap<String, Observed>>>,
     written: Notify,
@@ -68,6 +79,7 @@ impl Supervisor {
         let shared = Arc::new(Shared {
             health: Mutex::new((LogstashHealth::Starting, None)),
             api_port: Mutex::new(None),
+            install_error: Mutex::new(None),
             observed: Mutex::new(None),
             written: Notify::new(),
             changed: Notify::new(),
@@ -125,6 +137,11 @@ impl Supervisor {
             self.shared.written.notify_one();
         }
         Ok(written)
+    }
+
+    /// Why installing the extra plugins failed, if it did.
+    pub fn install_error(&self) -> Option<String> {
+        lock(&self.shared.install_error).clone()
     }
 
     /// What Logstash's monitoring API last showed, by pipeline id.
@@ -302,6 +319,7 @@ async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: Cancel
     let layout = Layout::new(&settings.dir);
     let pipeline = layout.pipelines_yml();
     let mut backoff = Duration::from_secs(1);
+    let mut installed = settings.plugins.is_empty() && settings.plugin_pack.is_none();
     loop {
         let Some(program) = resolve(&settings.bin) else {
             set(
@@ -322,6 +340,17 @@ async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: Cancel
                 _ = stop.cancelled() => return,
                 _ = shared.written.notified() => {}
             }
+        }
+        if !installed {
+            let outcome = tokio::select! {
+                _ = stop.cancelled() => return,
+                outcome = install_plugins(&program, &settings) => outcome,
+            };
+            if let Err(e) = &outcome {
+                tracing::warn!(error = %e, "installing the Logstash plugins failed; pipelines using them will fail");
+            }
+            *lock(&shared.install_error) = outcome.err();
+            installed = true;
         }
         set(&shared, LogstashHealth::Starting, None);
         let started = Instant::now();
@@ -345,6 +374,64 @@ async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: Cancel
         }
         backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
     }
+}
+
+/// What `logstash-plugin install` is run with: the pack's `file://` URI
+/// (offline agents), else the gem names. Arguments, never shell text.
+pub fn install_arguments(plugins: &[ExtraPlugin], pack: Option<&Path>) -> Vec<String> {
+    let mut args = vec!["install".to_owned()];
+    match pack {
+        Some(pack) => args.push(format!("file://{}", pack.display())),
+        None => args.extend(plugins.iter().map(ExtraPlugin::gem)),
+    }
+    args
+}
+
+/// Installs the extra plugins with the `logstash-plugin` next to the
+/// `logstash` program; the error says why it failed, with its output.
+async fn install_plugins(logstash: &Path, settings: &LogstashSettings) -> Result<(), String> {
+    let tool = logstash.with_file_name("logstash-plugin");
+    let pack = settings.plugin_pack.as_ref().map(|p| {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(p))
+            .unwrap_or_else(|_| p.clone())
+    });
+    let args = install_arguments(&settings.plugins, pack.as_deref());
+    tracing::info!(tool = %tool.display(), ?args, "installing Logstash plugins");
+    let run = Command::new(&tool)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = match tokio::time::timeout(INSTALL_TIMEOUT, run).await {
+        Err(_) => {
+            return Err(format!(
+                "logstash-plugin {} timed out after {INSTALL_TIMEOUT:?}",
+                args.join(" ")
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("cannot run {}: {e}", tool.display())),
+        Ok(Ok(output)) => output,
+    };
+    if output.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    let tail: String = text
+        .trim()
+        .chars()
+        .rev()
+        .take(500)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    Err(format!(
+        "logstash-plugin {} failed ({}): {tail}",
+        args.join(" "),
+        output.status
+    ))
 }
 
 /// Runs Logstash until it exits or `stop`; returns how it ended.
@@ -462,4 +549,25 @@ fn capture(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugins_install_by_gem_name_or_from_the_pack() {
+        let plugins: Vec<ExtraPlugin> = ["logstash-filter-tld", "logstash-output-kusto"]
+            .iter()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        assert_eq!(
+            install_arguments(&plugins, None),
+            ["install", "logstash-filter-tld", "logstash-output-kusto"]
+        );
+        assert_eq!(
+            install_arguments(&plugins, Some(Path::new("/sandbox/pack.zip"))),
+            ["install", "file:///sandbox/pack.zip"]
+        );
+    }
 }

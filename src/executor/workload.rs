@@ -182,6 +182,12 @@ impl Workload for DockerWorkload {
             .map(Supervisor::health)
             .unwrap_or((LogstashHealth::NotInstalled, None));
         let mut errors: Vec<String> = self.skipped.clone();
+        errors.extend(
+            self.logstash
+                .as_ref()
+                .and_then(Supervisor::install_error)
+                .map(|e| format!("logstash plugins: {e}")),
+        );
         errors.extend(logstash_message.map(|m| format!("logstash: {m}")));
         errors.extend(self.errors.iter().cloned());
         let seen = self.logstash.as_ref().and_then(Supervisor::observed);

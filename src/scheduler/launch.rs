@@ -243,11 +243,30 @@ fn round_milli(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// The file name the Mesos fetcher gives a URI's download in the sandbox.
+fn fetched_name(uri: &str) -> String {
+    let path = uri.split(['?', '#']).next().unwrap_or(uri);
+    path.rsplit('/').next().unwrap_or(path).to_owned()
+}
+
 fn command(settings: &LaunchSettings) -> CommandInfo {
+    let pack = settings.plugin_pack.as_ref().map(|uri| {
+        (
+            command_info::Uri {
+                value: uri.clone(),
+                executable: Some(false),
+                extract: Some(false),
+                cache: Some(true),
+                output_file: None,
+            },
+            ("LOGSTASH_MESOS_PLUGIN_PACK".to_owned(), fetched_name(uri)),
+        )
+    });
     let environment = Some(Environment {
         variables: settings
             .environment
             .iter()
+            .chain(pack.iter().map(|(_, env)| env))
             .map(|(name, value)| environment::Variable {
                 name: name.clone(),
                 r#type: Some(environment::variable::Type::Value as i32),
@@ -271,6 +290,7 @@ fn command(settings: &LaunchSettings) -> CommandInfo {
         ),
         ExecutorCommand::Image { .. } => ("logstash-mesos".to_owned(), Vec::new()),
     };
+    let uris = uris.into_iter().chain(pack.map(|(uri, _)| uri)).collect();
     CommandInfo {
         uris,
         environment,
@@ -394,6 +414,7 @@ mod tests {
             constraints: vec![],
             docker_socket: "/var/run/docker.sock".into(),
             environment: vec![("RUST_LOG".into(), "info".into())],
+            plugin_pack: None,
         }
     }
 
@@ -479,6 +500,24 @@ mod tests {
         assert_eq!(command.uris[0].value, "http://repo/logstash-mesos");
         assert_eq!(command.uris[0].executable, Some(true));
         assert_eq!(command.environment.unwrap().variables[0].name, "RUST_LOG");
+
+        // An offline plugin pack is fetched into the sandbox and named to the executor.
+        let mut with_pack = with_uri.clone();
+        with_pack.plugin_pack = Some("https://repo/packs/plugins-8.19.zip?sig=x".into());
+        let task = task_info(&plenty, &with_pack, "*", &ids, &ConfigSet::default()).unwrap();
+        let command = task.executor.unwrap().command.unwrap();
+        assert_eq!(command.uris.len(), 2);
+        assert_eq!(
+            command.uris[1].value,
+            "https://repo/packs/plugins-8.19.zip?sig=x"
+        );
+        assert_eq!(command.uris[1].extract, Some(false));
+        let env = command.environment.unwrap().variables;
+        let pack = env
+            .iter()
+            .find(|v| v.name == "LOGSTASH_MESOS_PLUGIN_PACK")
+            .unwrap();
+        assert_eq!(pack.value.as_deref(), Some("plugins-8.19.zip"));
 
         let image = settings(ExecutorCommand::Image {
             image: "registry/logstash-mesos:1".into(),

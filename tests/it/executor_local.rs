@@ -416,3 +416,119 @@ async fn local_mode_runs_a_pipeline_per_config_with_container_metadata() {
         "the unchanged pipeline was reloaded"
     );
 }
+
+/// A Logstash home whose `bin/` holds the stand-ins for `logstash` and
+/// `logstash-plugin` (links, so they find the repository's plugin catalog).
+fn stand_in_home(dir: &Path) -> PathBuf {
+    let bin = dir.join("logstash/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+    std::os::unix::fs::symlink(support.join("stand-in-logstash"), bin.join("logstash")).unwrap();
+    std::os::unix::fs::symlink(
+        support.join("stand-in-logstash-plugin"),
+        bin.join("logstash-plugin"),
+    )
+    .unwrap();
+    bin.join("logstash")
+}
+
+/// `local` with the stand-in Logstash home in `dir`, `--logstash-plugins
+/// logstash-filter-tld`, the stand-in registry holding `available`, and the
+/// busybox config `input` created.
+async fn with_tld(dir: &Path, scope: &Scope, available: &str, input: &str) -> Instance {
+    let logstash = stand_in_home(dir);
+    let instance = Instance::local_with_executor_env(
+        &dir.join("data"),
+        scope,
+        &[
+            "--logstash-bin",
+            logstash.to_str().unwrap(),
+            "--logstash-plugins",
+            "logstash-filter-tld",
+        ],
+        &[("LOGSTASH_STAND_IN_AVAILABLE", available)],
+    );
+    let created = client()
+        .post(instance.url("/api/configs"))
+        .json(&json!({"name": BUSYBOX, "input": input}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    instance
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extra_plugins_are_installed_before_logstash_starts_and_failures_reported() {
+    let Some(docker) = docker_or_skip("extra_plugins_are_installed_before_logstash_starts").await
+    else {
+        return;
+    };
+    ensure_images(&docker).await;
+    let scope = Scope::new();
+    let _container = TestContainer::start(
+        &docker,
+        BUSYBOX,
+        Some("mkdir -p /var/log/app; echo one > /var/log/app/app.log; sleep 3600"),
+        &[scope.label()],
+    )
+    .await;
+    let config = "input { file { docker-path => \"/var/log/app/app.log\" } }\nfilter { tld { } }\n";
+
+    // Installable: the API accepts the plugin, the executor installs it,
+    // and the pipeline using it runs.
+    let dir = tempfile::tempdir().unwrap();
+    let instance = with_tld(dir.path(), &scope, "logstash-filter-tld", config).await;
+    let instance = &instance;
+    eventually(
+        Duration::from_secs(40),
+        "the pipeline with the installed plugin to run",
+        || async move {
+            pipeline_health(instance, BUSYBOX)
+                .await
+                .is_some_and(|p| p["state"] == "Running")
+        },
+    )
+    .await;
+    let calls = std::fs::read_to_string(dir.path().join("logstash/logstash-plugin.calls")).unwrap();
+    assert_eq!(calls, "install logstash-filter-tld\n");
+
+    // Not installable: the failure is reported with its message, and the
+    // pipeline needing the plugin fails on its own.
+    let dir = tempfile::tempdir().unwrap();
+    let failing = with_tld(dir.path(), &scope, "", config).await;
+    let failing = &failing;
+    eventually(
+        Duration::from_secs(40),
+        "the install failure in the executor's report",
+        || async move {
+            let all = executors(failing).await;
+            all["executors"].as_array().is_some_and(|e| {
+                e.iter().any(|e| {
+                    e["report"]["errors"].as_array().is_some_and(|errors| {
+                        errors.iter().any(|m| {
+                            m.as_str().is_some_and(|m| {
+                                m.contains("logstash-plugin install logstash-filter-tld failed")
+                                    && m.contains("Plugin not found")
+                            })
+                        })
+                    })
+                })
+            })
+        },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "the pipeline needing the plugin to fail",
+        || async move {
+            pipeline_health(failing, BUSYBOX).await.is_some_and(|p| {
+                p["state"] == "Failed"
+                    && p["last_error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("Couldn't find any filter plugin named 'tld'"))
+            })
+        },
+    )
+    .await;
+}
