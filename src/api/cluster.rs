@@ -65,6 +65,19 @@ pub struct EndpointJson {
     pub ports: Vec<ListenPortJson>,
     /// Agents whose running executor holds the config's ports.
     pub agents: Vec<EndpointAgentJson>,
+    /// Agents that get no executor because their offers lack some of the
+    /// config's ports.
+    pub unavailable: Vec<UnavailableJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnavailableJson {
+    pub agent_id: String,
+    pub hostname: String,
+    /// Why, e.g. `the agent's offers do not hold port 40000`.
+    pub reason: String,
+    /// When the last such offer was declined.
+    pub since: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,10 +102,14 @@ pub struct EndpointAgentJson {
 /// runs with the current ports reserved from Mesos.
 #[utoipa::path(get, path = "/api/endpoints", responses((status = 200, body = EndpointsJson)))]
 pub async fn endpoints(State(app): State<AppState>) -> Json<EndpointsJson> {
-    Json(app.journal.read(endpoints_of))
+    let unavailable = app.live.ports_unavailable();
+    Json(app.journal.read(|s| endpoints_of(s, &unavailable)))
 }
 
-fn endpoints_of(s: &Projections) -> EndpointsJson {
+fn endpoints_of(
+    s: &Projections,
+    unavailable: &BTreeMap<String, crate::scheduler::live::PortsUnavailable>,
+) -> EndpointsJson {
     use crate::events::TaskState;
     use crate::scheduler::ports;
     let declared = ports::declared(&crate::scheduler::upkeep::config_set(s));
@@ -137,6 +154,26 @@ fn endpoints_of(s: &Projections) -> EndpointsJson {
                             agent_id: (*agent_id).clone(),
                             hostname: (*hostname).to_owned(),
                             addresses: numbers.iter().map(|p| format!("{hostname}:{p}")).collect(),
+                        })
+                        .collect(),
+                    unavailable: unavailable
+                        .iter()
+                        .filter_map(|(agent_id, u)| {
+                            let missing: Vec<String> = u
+                                .missing
+                                .iter()
+                                .filter(|p| numbers.contains(p))
+                                .map(u16::to_string)
+                                .collect();
+                            (!missing.is_empty()).then(|| UnavailableJson {
+                                agent_id: agent_id.clone(),
+                                hostname: u.hostname.clone(),
+                                reason: format!(
+                                    "the agent's offers do not hold port {} (Mesos agents offer ports:[31000-32000] unless their --resources say otherwise)",
+                                    missing.join(", ")
+                                ),
+                                since: to_rfc3339(u.at),
+                            })
                         })
                         .collect(),
                 }

@@ -24,7 +24,7 @@ use crate::mesos::scheduler::{
 
 use super::fingerprint::fingerprint;
 use super::launch::{self, LaunchIds};
-use super::live::{ConnectionState, Live, Report};
+use super::live::{ConnectionState, Live, PortsUnavailable, Report};
 use super::offers::{self, Decision, DeclineReason, SeenAgent};
 use super::ports;
 use super::reports;
@@ -414,6 +414,14 @@ impl Leader {
                 } => {
                     if let DeclineReason::PortsUnavailable(missing) = &reason {
                         tracing::warn!(agent = %offer.hostname, ?missing, "the agent does not offer the ports the configs listen on");
+                        self.live.set_ports_unavailable(
+                            &offer.agent_id.value,
+                            Some(PortsUnavailable {
+                                hostname: offer.hostname.clone(),
+                                missing: missing.clone(),
+                                at: now_millis(),
+                            }),
+                        );
                     } else {
                         tracing::debug!(agent = %offer.hostname, ?reason, "declining offer");
                     }
@@ -425,6 +433,7 @@ impl Leader {
                 Decision::Launch {
                     agent_id, hostname, ..
                 } => {
+                    self.live.set_ports_unavailable(&agent_id, None);
                     let ids = LaunchIds::new(&agent_id, now_millis());
                     let task = match launch::task_info(
                         offer,
@@ -577,6 +586,7 @@ impl Leader {
                     if kill.reason == KillReason::StaleSettings {
                         memory.replacing = Some(Replacing {
                             agent_id: kill.agent_id,
+                            task_id: kill.task_id.clone(),
                             since: now,
                         });
                     }

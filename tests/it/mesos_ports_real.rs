@@ -149,6 +149,39 @@ async fn network_inputs_get_their_ports_from_mesos_and_are_published() {
         second.json
     );
 
+    // A port the agents do not offer (they offer 31000-32000) is reported
+    // per agent, with the reason, instead of an executor.
+    let far = post_config(&scheduler, "far", "input { udp { port => 40000 } }").await;
+    assert_eq!(far.status, 201, "{}", far.json);
+    let unavailable = wait_for(
+        Duration::from_secs(90),
+        "/api/endpoints to report the agents that do not offer port 40000",
+        || async {
+            let all = support::get_json(&scheduler, "/api/endpoints").await;
+            let far = all["endpoints"]
+                .as_array()?
+                .iter()
+                .find(|e| e["config"] == "far")?
+                .clone();
+            let unavailable = far["unavailable"].as_array()?.clone();
+            (!unavailable.is_empty()).then_some(unavailable)
+        },
+    )
+    .await;
+    for agent in &unavailable {
+        assert!(
+            holders.contains(agent["agent_id"].as_str().unwrap()),
+            "{agent}"
+        );
+        assert!(
+            agent["reason"]
+                .as_str()
+                .unwrap()
+                .contains("do not hold port 40000"),
+            "{agent}"
+        );
+    }
+
     drop(scheduler);
     mesos::teardown(&data, &master, &name);
 }
