@@ -1,8 +1,9 @@
 //! Service discovery for network inputs against the real Mesos 1.11 harness
 //! (`MESOS_REAL_URL`): a config whose input listens on a port makes every
 //! executor's task hold that port as a Mesos resource with `DiscoveryInfo`
-//! (what Mesos-DNS publishes), `/api/endpoints` lists where it listens, and
-//! a second config on the same port is refused.
+//! (what Mesos-DNS publishes), the executors being replaced one at a time,
+//! `/api/endpoints` lists where it listens, a second config on the same port
+//! is refused, and a port the agents do not offer is reported per agent.
 
 use crate::support;
 
@@ -84,6 +85,7 @@ async fn network_inputs_get_their_ports_from_mesos_and_are_published() {
     assert_eq!(created.status, 201, "{}", created.json);
 
     // The executors are replaced, one at a time, by ones holding the port.
+    let fewest_running = std::sync::atomic::AtomicUsize::new(agents);
     let holders = wait_for(
         Duration::from_secs(120),
         "every agent's executor task to hold port 31555 with discovery info",
@@ -95,6 +97,7 @@ async fn network_inputs_get_their_ports_from_mesos_and_are_published() {
                 .iter()
                 .filter(|t| t["state"] == "TASK_RUNNING")
                 .collect();
+            fewest_running.fetch_min(tasks.len(), std::sync::atomic::Ordering::Relaxed);
             let agents_holding: BTreeSet<String> = tasks
                 .iter()
                 .filter(|t| holds_the_port(t))
@@ -104,6 +107,11 @@ async fn network_inputs_get_their_ports_from_mesos_and_are_published() {
         },
     )
     .await;
+    let fewest_running = fewest_running.into_inner();
+    assert!(
+        fewest_running + 1 >= agents,
+        "more than one executor was down at a time ({fewest_running} of {agents} running)"
+    );
 
     // The API says where the config listens: every agent, host:31555.
     let endpoints = wait_for(
