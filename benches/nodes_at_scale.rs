@@ -31,12 +31,13 @@ use logstash_mesos::api::Tokens;
 use logstash_mesos::events::messages::{
     ExecutorReport, LogstashHealth, StreamReport, StreamState, Totals,
 };
+use logstash_mesos::events::time::now_millis;
 use logstash_mesos::events::{Actor, Command, TaskState};
-use logstash_mesos::journal::{Journal, now_millis};
-use logstash_mesos::scheduler::history::{History, Limits};
-use logstash_mesos::scheduler::live::{Live, Report};
-use logstash_mesos::scheduler::reports;
+use logstash_mesos::journal::Journal;
+use logstash_mesos::live::history::{History, Limits};
+use logstash_mesos::live::{Live, Report};
 use logstash_mesos::server::{Server, ServerConfig};
+use logstash_mesos::state::reports;
 use serde_json::Value;
 use support::browser::Browser;
 
@@ -157,6 +158,7 @@ async fn cluster(agents: usize) -> Cluster {
         data_dir: dir.path().join("data"),
         tokens: Tokens::default(),
         cluster: Default::default(),
+        raft_listen: None,
         config_dir: None,
         host_paths: Default::default(),
         ui: true,

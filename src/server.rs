@@ -1,5 +1,6 @@
-//! A scheduler process on one node: the journal and the API, started together
-//! and stopped together.
+//! A scheduler process on one node: the journal, the config directory and the
+//! API, started together and stopped together. Wiring only: must not import
+//! `scheduler`, `executor`, `mesos` or `cli`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, HttpSettings, Tokens};
 use crate::configdir::{self, SharedStatus};
-use crate::journal::{Admission, ClusterConfig, Compaction, Journal, JournalError, Timing};
+use crate::journal::{Admission, ClusterConfig, Journal, JournalError};
 use crate::state::HostPathPolicy;
 
 /// The configuration directory is re-read this often even without file events.
 const CONFIG_DIR_RESCAN: std::time::Duration = std::time::Duration::from_secs(5);
-use crate::scheduler::live::Live;
+use crate::live::Live;
 use crate::telemetry;
 
 #[derive(Debug)]
@@ -23,7 +24,14 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub tokens: Tokens,
-    pub cluster: ClusterSettings,
+    /// This replica's place in the Raft cluster; `advertise`, `admission`
+    /// and `api_on_member_addresses` are filled in at start from the
+    /// listeners and the rest of this config.
+    pub cluster: ClusterConfig,
+    /// Serve `/raft/` here instead of on the API's address, so API clients
+    /// cannot starve replication; the other replicas then know this replica
+    /// by it.
+    pub raft_listen: Option<SocketAddr>,
     /// The configuration directory to follow, if any.
     pub config_dir: Option<PathBuf>,
     pub host_paths: HostPathPolicy,
@@ -31,36 +39,6 @@ pub struct ServerConfig {
     pub ui: bool,
     /// Connection and stream bounds, and the names browsers may use.
     pub http: HttpSettings,
-}
-
-/// This replica's place in the Raft cluster.
-#[derive(Debug, Clone)]
-pub struct ClusterSettings {
-    pub node_id: u64,
-    /// Serve `/raft/` here instead of on the API's address, so API clients
-    /// cannot starve replication; the other replicas then know this replica
-    /// by it.
-    pub raft_listen: Option<SocketAddr>,
-    /// The replicas that form the cluster on first start (id → `host:port`,
-    /// each its `--raft-listen` or `--listen` address); empty for a cluster
-    /// of one.
-    pub peers: std::collections::BTreeMap<u64, String>,
-    pub secret: Option<String>,
-    pub timing: Timing,
-    pub compaction: Compaction,
-}
-
-impl Default for ClusterSettings {
-    fn default() -> Self {
-        ClusterSettings {
-            node_id: 1,
-            raft_listen: None,
-            peers: Default::default(),
-            secret: None,
-            timing: Timing::default(),
-            compaction: Compaction::default(),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +77,7 @@ impl Server {
         };
         let listener = bind(config.listen).await?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
-        let raft_listener = match config.cluster.raft_listen {
+        let raft_listener = match config.raft_listen {
             Some(raft_addr) => Some(bind(raft_addr).await?),
             None => None,
         };
@@ -108,17 +86,13 @@ impl Server {
             None => addr,
         };
         let cluster = ClusterConfig {
-            node_id: config.cluster.node_id,
             advertise: advertise.to_string(),
-            peers: config.cluster.peers,
-            secret: config.cluster.secret,
-            timing: config.cluster.timing,
-            compaction: config.cluster.compaction,
             admission: Admission {
                 api_labels: Some(config.tokens.actor_labels()),
                 host_paths: Some(config.host_paths.clone()),
             },
             api_on_member_addresses: raft_listener.is_none(),
+            ..config.cluster
         };
         let journal = Arc::new(Journal::open_with(&config.data_dir, cluster).await?);
         let raft_routes = crate::journal::raft_router(journal.clone());

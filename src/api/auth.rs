@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use crate::events::Actor;
 
 use super::error::ApiError;
-use super::views::WhoAmI;
 
 /// Label used as the actor when the API runs without tokens.
 pub const ANONYMOUS: &str = "anonymous";
@@ -289,6 +288,22 @@ fn presented(request: &Request) -> Option<&str> {
 /// Whether the API wants tokens, and whose token this request carries with
 /// which role. A wrong token gets 401 like on any route, so the GUI checks a
 /// token with this call.
+/// Answer of `GET /api/whoami`: whether the API wants tokens, and whose token
+/// the request carried.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    /// Tokens are configured: writes need one.
+    pub tokens_enabled: bool,
+    /// Reads need a token too (`--api-auth-reads`).
+    pub reads_need_token: bool,
+    /// The actor recorded for this request's writes (`api:<label>`), or null
+    /// when the request carried no token and the API has tokens.
+    pub actor: Option<String>,
+    /// What this request's token may do: `read`, `write` or `admin` (`admin`
+    /// without tokens configured); null without a token.
+    pub role: Option<Role>,
+}
+
 #[utoipa::path(get, path = "/api/whoami", responses((status = 200, body = WhoAmI),
     (status = 401, body = super::error::ErrorBody)))]
 pub async fn whoami(State(app): State<super::AppState>, request: Request) -> Json<WhoAmI> {

@@ -12,21 +12,21 @@ use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::events::ExecutorSettings;
+use crate::events::time::now_millis;
 use crate::events::time::to_rfc3339;
-use crate::journal::now_millis;
-use crate::scheduler::fingerprint::fingerprint;
-use crate::scheduler::history::RatePoint;
-use crate::scheduler::live::Report;
-use crate::scheduler::node_query::{self, Params};
-use crate::scheduler::nodes::{Node, nodes};
-use crate::scheduler::summary::{Summary, summarize};
+use crate::live::Report;
+use crate::live::history::RatePoint;
+use crate::live::node_query::{self, Params};
+use crate::live::nodes::{Node, nodes};
+use crate::live::summary::{Summary, summarize};
 use crate::state::State as Projections;
 
 use super::AppState;
 use super::conditional;
 use super::error::ApiError;
 use super::extract::QueryParams;
-use super::views::ExecutorsJson;
+use crate::views::ExecutorsJson;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FrameworkJson {
@@ -108,15 +108,15 @@ pub async fn endpoints(State(app): State<AppState>) -> Json<EndpointsJson> {
 
 fn endpoints_of(
     s: &Projections,
-    unavailable: &BTreeMap<String, crate::scheduler::live::PortsUnavailable>,
+    unavailable: &BTreeMap<String, crate::live::PortsUnavailable>,
 ) -> EndpointsJson {
     use crate::events::TaskState;
-    use crate::scheduler::ports;
-    let declared = ports::declared(&crate::scheduler::upkeep::config_set(s));
+    use crate::state::ports;
+    let declared = ports::declared(&s.config_set());
     let current = s
         .settings
         .as_ref()
-        .map(|st| ports::launch_fingerprint(&fingerprint(st), &declared));
+        .map(|st| ports::launch_fingerprint(&st.fingerprint(), &declared));
     let holding: Vec<(&String, &str)> = s
         .cluster
         .tasks
@@ -189,7 +189,7 @@ pub async fn framework(State(app): State<AppState>) -> Json<FrameworkJson> {
     let (framework, fingerprint) = app.journal.read(|s| {
         (
             s.cluster.framework.clone(),
-            s.settings.as_ref().map(fingerprint),
+            s.settings.as_ref().map(ExecutorSettings::fingerprint),
         )
     });
     Json(FrameworkJson {

@@ -4,7 +4,7 @@ use axum::extract::{Extension, OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, http::Uri};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -15,26 +15,13 @@ use super::AppState;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, QueryParams};
-use super::views::{
+use crate::views::{
     ConfigJson, ConfigUpdate, Deleted, HistoryJson, NewConfig, RevertRequest, ValidateRequest,
-    Validated,
+    Validated, name_in_path,
 };
 
 /// Header carrying the seq of the log position an answer reflects.
 pub const SEQ_HEADER: &str = "x-logstash-mesos-seq";
-
-/// Characters left as they are in a config name inside a URL path.
-const NAME_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// A config name as one segment of a URL path: names may hold slashes,
-/// spaces and unicode.
-pub fn name_in_path(name: &str) -> String {
-    utf8_percent_encode(name, NAME_IN_PATH).to_string()
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

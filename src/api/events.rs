@@ -19,7 +19,7 @@ use super::AppState;
 use super::configs::SEQ_HEADER;
 use super::error::{ApiError, ErrorBody};
 use super::extract::QueryParams;
-use super::views::{EventJson, EventPage};
+use crate::views::{EventJson, EventPage};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;

@@ -8,8 +8,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::journal::now_millis;
-use crate::scheduler::history::RatePoint;
+use crate::events::time::now_millis;
+use crate::live::history::RatePoint;
 
 use super::AppState;
 use super::conditional;

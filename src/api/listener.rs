@@ -19,6 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::backoff::Backoff;
+
 /// How long open connections may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -107,7 +109,9 @@ pub async fn serve(
     let open = Arc::new(Mutex::new(Open::default()));
     let closing = CancellationToken::new();
     let connections = TaskTracker::new();
-    let mut pause = Duration::from_millis(10);
+    let mut pauses = Backoff::new(Duration::from_millis(10), Duration::from_secs(1))
+        .without_jitter()
+        .retries();
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -115,7 +119,7 @@ pub async fn serve(
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => {
-                pause = Duration::from_millis(10);
+                pauses.reset();
                 accepted
             }
             Err(e) if is_per_connection(&e) => continue,
@@ -124,9 +128,8 @@ pub async fn serve(
                 tracing::warn!(error = %e, "cannot accept connections; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(pause) => {}
+                    _ = tokio::time::sleep(pauses.next_delay()) => {}
                 }
-                pause = (pause * 2).min(Duration::from_secs(1));
                 continue;
             }
         };

@@ -3,7 +3,9 @@
 //!
 //! Handlers read the projections through the journal and write only through
 //! [`Journal::submit`], so the API never needs to know how the log is stored or
-//! replicated.
+//! replicated. Its JSON shapes live in [`crate::views`] and the live view in
+//! [`crate::live`]. Must not import `scheduler`, `executor`, `mesos`, `server`
+//! or `cli`.
 
 mod auth;
 mod browser;
@@ -20,7 +22,6 @@ mod openapi;
 mod ops;
 mod replicas;
 mod ui;
-pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +38,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{ANONYMOUS, Role, TokenError, Tokens};
 pub use browser::{BadUrl, BrowserPolicy};
-pub use configs::{SEQ_HEADER, name_in_path};
+pub use configs::SEQ_HEADER;
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
 pub use listener::ConnectionLimits;
@@ -45,7 +46,7 @@ pub use openapi::ApiDoc;
 
 use crate::configdir::SharedStatus;
 use crate::journal::Journal;
-use crate::scheduler::live::Live;
+use crate::live::Live;
 use crate::state::HostPathPolicy;
 
 /// Longest time a request may take to produce its response head.

@@ -3,8 +3,9 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{auth, cluster, configs, error, events, history, host_config, ops, replicas, views};
-use crate::scheduler::{history as live_history, problems, summary};
+use super::{auth, cluster, configs, error, events, history, host_config, ops, replicas};
+use crate::live::{history as live_history, problems, summary};
+use crate::views;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,7 +62,7 @@ use crate::scheduler::{history as live_history, problems, summary};
         views::EventPage,
         views::ValidateRequest,
         views::Validated,
-        views::WhoAmI,
+        auth::WhoAmI,
         auth::Role,
         error::ErrorBody,
         error::ErrorDetail,

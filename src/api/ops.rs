@@ -64,7 +64,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         .set(f64::from(u8::from(leadership.quorum_lost)));
     let connection = app.live.connection();
     metrics::gauge!("logstash_mesos_mesos_subscribed").set(f64::from(u8::from(
-        connection.state == crate::scheduler::live::ConnectionState::Subscribed,
+        connection.state == crate::live::ConnectionState::Subscribed,
     )));
     metrics::gauge!("logstash_mesos_mesos_offers_suppressed")
         .set(f64::from(u8::from(connection.suppressed)));
@@ -97,7 +97,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         );
         gauge(
             "logstash_mesos_executor_report_age_seconds",
-            crate::journal::now_millis().saturating_sub(report.received_at) / 1000,
+            crate::events::time::now_millis().saturating_sub(report.received_at) / 1000,
         );
     }
     (

@@ -6,6 +6,8 @@
 //! become ordinary events with the actor `config-dir`; an invalid file is
 //! reported and the last good version stays in force. A config the directory
 //! put in force can only be changed through its file (the API answers 409).
+//! Writes go through the journal like the API's. Must not import `api`,
+//! `scheduler`, `executor`, `mesos` or `server`.
 
 mod plan;
 mod scan;

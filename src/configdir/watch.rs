@@ -12,7 +12,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::Actor;
-use crate::journal::{Journal, SubmitError, now_millis};
+use crate::events::time::now_millis;
+use crate::journal::{Journal, SubmitError};
 use crate::state::HostPathPolicy;
 
 use super::plan::{FileState, FileStatus, missing_folder, plan};

@@ -1,3 +1,6 @@
+//! Who caused an event: an API token's label, the configuration directory,
+//! a scheduler replica, an executor; recorded with every event.
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -1,3 +1,6 @@
+//! Commands: what a caller asks the decider for. A command becomes events or
+//! a rejection, never both.
+
 use serde::{Deserialize, Serialize};
 
 use super::{Actor, ConfigKind, ExecutorSettings, StreamChange, TaskState};

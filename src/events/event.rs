@@ -1,3 +1,6 @@
+//! The events of the log and the settings and states they carry; part of the
+//! on-disk format (see the module doc of `events`).
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

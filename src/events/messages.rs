@@ -8,6 +8,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::ConfigKind;
+
+/// An executor reports to the scheduler at least this often, besides on
+/// every change; the scheduler's live view counts a report overdue by it.
+pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 use super::codec::{self, CodecError};
 
 /// Scheduler → executor.

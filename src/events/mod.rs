@@ -1,7 +1,8 @@
 //! What happened: the events of the log, who caused them, and the commands that
 //! ask for them.
 //!
-//! Pure data, no IO. Every other module may depend on this one. The log is the
+//! Pure data, no IO. Every other module may depend on this one; it imports
+//! nothing else of the crate. The log is the
 //! system's memory and its audit trail, so every type here is part of the on-disk
 //! format: grow enums by appending variants, and bump [`SCHEMA_VERSION`] (with a
 //! decoder for the old shape in [`codec`]) when an existing variant changes.
@@ -10,6 +11,7 @@ mod actor;
 pub mod codec;
 mod command;
 mod event;
+mod fingerprint;
 pub mod messages;
 pub mod time;
 

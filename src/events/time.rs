@@ -9,6 +9,19 @@ use time::macros::format_description;
 const UTC_MILLIS: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
+/// Now, in unix milliseconds (0 if the clock is before 1970): the unit of
+/// event times.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Now, in unix seconds (0 if the clock is before 1970): Docker's unit.
+pub fn now_secs() -> u64 {
+    now_millis() / 1000
+}
+
 /// Formats unix milliseconds as RFC 3339 in UTC with milliseconds.
 pub fn to_rfc3339(ms: u64) -> String {
     let nanos = i128::from(ms) * 1_000_000;

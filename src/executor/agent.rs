@@ -13,8 +13,7 @@ use crate::mesos::executor::{
 };
 use crate::mesos::proto::v1::{TaskId, TaskInfo, TaskState, TaskStatus};
 
-/// Report to the scheduler at least this often, besides on every change.
-pub const REPORT_EVERY: Duration = Duration::from_secs(30);
+pub use crate::events::messages::REPORT_EVERY;
 /// After the final update, wait this long for the agent's acknowledgement.
 const FINAL_ACK_WAIT: Duration = Duration::from_secs(5);
 

@@ -9,7 +9,7 @@
 //! consumers only ever need the latest set.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::matching::Container;
+use crate::backoff::Backoff;
 
 /// Why Docker could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +58,7 @@ pub async fn connect_retrying(
     backoff_max: Duration,
     cancel: &CancellationToken,
 ) -> Option<Docker> {
-    let mut backoff = Backoff::new(Duration::from_millis(200), backoff_max);
+    let mut backoff = Backoff::new(Duration::from_millis(200), backoff_max).retries();
     loop {
         match connect(timeout).await {
             Ok(docker) => return Some(docker),
@@ -117,9 +118,9 @@ async fn run(
     cancel: CancellationToken,
 ) {
     let mut known: BTreeMap<String, Container> = BTreeMap::new();
-    let mut backoff = Backoff::new(Duration::from_millis(200), settings.backoff_max);
+    let mut backoff = Backoff::new(Duration::from_millis(200), settings.backoff_max).retries();
     while !cancel.is_cancelled() {
-        let since = unix_now().saturating_sub(1);
+        let since = crate::events::time::now_secs().saturating_sub(1);
         let listed = tokio::select! {
             _ = cancel.cancelled() => return,
             listed = list(&docker, &known) => listed,
@@ -290,54 +291,4 @@ async fn inspect(docker: &Docker, id: &str) -> Result<Option<Container>, bollard
         labels: config.labels.unwrap_or_default().into_iter().collect(),
         started_at: state.started_at.unwrap_or_default(),
     }))
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Capped exponential backoff, so a loop that keeps failing neither spins
-/// nor waits longer than the cap to notice recovery.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    current: Duration,
-}
-
-impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Backoff {
-            initial,
-            max,
-            current: initial,
-        }
-    }
-
-    /// The delay to wait now; the next one doubles, up to the cap.
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.current;
-        self.current = (self.current * 2).min(self.max);
-        delay
-    }
-
-    pub fn reset(&mut self) {
-        self.current = self.initial;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
-        let delays: Vec<_> = (0..4).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(delays, [100, 200, 350, 350]);
-        b.reset();
-        assert_eq!(b.next_delay().as_millis(), 100);
-    }
 }

@@ -14,6 +14,7 @@ use tokio::process::Command;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::events::messages::LogstashHealth;
 
 use super::monitoring::{Observed, api_port, observed};
@@ -318,8 +319,10 @@ pub fn resolve(bin: &str) -> Option<PathBuf> {
 async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: CancellationToken) {
     let layout = Layout::new(&settings.dir);
     let pipeline = layout.pipelines_yml();
-    let mut backoff = Duration::from_secs(1);
     let mut installed = settings.plugins.is_empty() && settings.plugin_pack.is_none();
+    let mut retries = Backoff::new(Duration::from_secs(1), RESTART_BACKOFF_MAX)
+        .without_jitter()
+        .retries();
     loop {
         let Some(program) = resolve(&settings.bin) else {
             set(
@@ -364,15 +367,15 @@ async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: Cancel
             return;
         }
         if started.elapsed() >= HEALTHY_RUN {
-            backoff = Duration::from_secs(1);
+            retries.reset();
         }
+        let backoff = retries.next_delay();
         tracing::warn!(outcome = %outcome, ?backoff, "Logstash stopped; restarting");
         set(&shared, LogstashHealth::Restarting, Some(outcome));
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
     }
 }
 

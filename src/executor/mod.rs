@@ -1,6 +1,8 @@
 //! The executor: started by the Mesos agent on every agent, it finds the
 //! Docker containers there, streams their configured files out of them into
-//! local spool files, and accounts for every byte.
+//! local spool files, and accounts for every byte. It reaches the scheduler
+//! only through Mesos messages: must not import `journal`, `state`, `api`,
+//! `scheduler`, `live`, `server` or `cli`.
 //!
 //! * [`agent`]: the Mesos executor API side (task, config set, reports).
 //!

@@ -33,6 +33,10 @@ pub struct SpoolWriter {
     inode: u64,
     /// Bytes in the live segment, including those still in `buf`.
     len: u64,
+    /// Bytes of the live segment known to be written in full. A failed
+    /// write (disk full, file size limit) is cut back to this length before
+    /// anything else is written, so a retry neither repeats nor tears a line.
+    good: u64,
     buf: Vec<u8>,
     segment_size: u64,
 }
@@ -49,6 +53,7 @@ impl SpoolWriter {
             file,
             inode,
             len,
+            good: len,
             buf: Vec::new(),
             segment_size: segment_size.max(1),
         })
@@ -58,13 +63,15 @@ impl SpoolWriter {
         &self.dir
     }
 
-    /// Appends bytes (buffered; durable only after [`Self::sync`]).
+    /// Appends bytes (buffered; durable only after [`Self::sync`]). On an
+    /// error nothing of `bytes` is in the spool, and what was buffered
+    /// before stays buffered for the next try.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.buf.len() + bytes.len() > WRITE_BUFFER {
             self.flush_buf()?;
         }
         if bytes.len() >= WRITE_BUFFER {
-            self.file.write_all(bytes)?;
+            self.append(bytes)?;
         } else {
             self.buf.extend_from_slice(bytes);
         }
@@ -79,12 +86,41 @@ impl SpoolWriter {
 
     /// Hands buffered bytes to the kernel (no fsync), so Logstash sees the
     /// lines of a stream that went quiet without waiting for the next sync.
+    /// On an error the buffer is kept and the file cut back, so the next
+    /// try writes it once.
     pub fn flush_buf(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
-            self.file.write_all(&self.buf)?;
-            self.buf.clear();
+            let mut buf = std::mem::take(&mut self.buf);
+            let result = self.append(&buf);
+            if result.is_ok() {
+                buf.clear();
+            }
+            self.buf = buf;
+            result?;
         }
         Ok(())
+    }
+
+    /// Writes `bytes` at the end of the live segment, or, if that fails
+    /// part-way, cuts the segment back to its last good length.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.file.write_all(bytes) {
+            Ok(()) => {
+                self.good += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // O_APPEND: the next write lands at the cut.
+                if let Err(cut) = self.file.set_len(self.good) {
+                    tracing::error!(
+                        dir = %self.dir.display(),
+                        error = %cut,
+                        "cannot cut the spool back after a failed write"
+                    );
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Writes out and fsyncs everything appended so far, then rotates the
@@ -127,6 +163,7 @@ impl SpoolWriter {
         self.file = file;
         self.inode = inode;
         self.len = len;
+        self.good = len;
         Ok(())
     }
 }

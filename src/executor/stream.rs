@@ -56,12 +56,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{self, Checkpoint};
-use super::discovery::Backoff;
 use super::layout;
 use super::lines::LineBuffer;
 use super::matching::{DesiredStream, StreamKey};
 use super::spool::{self, SpoolWriter};
 use super::tail::{self, Fingerprint, ShellFingerprint, StderrLine};
+use crate::backoff::Backoff;
 use crate::events::messages::StreamState;
 
 /// Where a new stream (one without a checkpoint) starts reading.
@@ -335,7 +335,8 @@ impl Stream {
     }
 
     async fn main(&mut self, hard_stop: CancellationToken) {
-        let mut backoff = Backoff::new(Duration::from_millis(500), self.settings.retry_max);
+        let mut backoff =
+            Backoff::new(Duration::from_millis(500), self.settings.retry_max).retries();
         let mut first = true;
         // Set when the stream cannot run until the container restarts.
         let mut blocked_on: Option<String> = None;

@@ -48,17 +48,17 @@ fn check_hello(
     match answer {
         Ok(Hello { id: found }) if found == id => Ok(()),
         Ok(Hello { id: found }) => Err(MembershipError::Refused(format!(
-            "the replica at {addr} is replica {found}, not {id}; start it with --node-id {id} \
+            "the replica at {addr} is replica {found}, not {id}; start it as replica {id} \
              or add it as {found}"
         ))),
         Err(PeerError::Unreachable { reason, .. }) => Err(MembershipError::Refused(format!(
             "nothing answers as a replica at {addr}: {reason}"
         ))),
         Err(e @ PeerError::NotAuthenticated { .. }) => Err(MembershipError::Refused(format!(
-            "{e}; start it with the same --cluster-secret-file"
+            "{e}; start it with this cluster's secret"
         ))),
         Err(PeerError::Misdirected { reason, .. }) => Err(MembershipError::Refused(format!(
-            "the replica at {addr} is not replica {id} ({reason}); start it with --node-id {id}"
+            "the replica at {addr} is not replica {id} ({reason}); start it as replica {id}"
         ))),
         Err(PeerError::Failed { reason, .. }) => Err(MembershipError::Refused(format!(
             "the replica at {addr} did not answer as a replica: {reason}"
@@ -251,7 +251,7 @@ impl Journal {
     pub async fn add_member(&self, id: NodeId, addr: String) -> Result<(), MembershipError> {
         if self.key.is_none() {
             return Err(MembershipError::Refused(
-                "this cluster runs without a cluster secret; restart its replicas with --cluster-secret-file first".into(),
+                "this cluster runs without a cluster secret; restart its replicas with a cluster secret first".into(),
             ));
         }
         if self.shared.legacy_pending() {

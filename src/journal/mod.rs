@@ -22,7 +22,8 @@
 //! `leadership`, `machine` (the state machine), `log_store` and `store`
 //! (sled), `network`, `routes` and `signing` (Raft calls between replicas),
 //! `prevote`, `offline` (a stopped replica's data directory). Nothing here
-//! knows HTTP routes of the API or Mesos.
+//! knows HTTP routes of the API or Mesos: must not import `api`, `scheduler`,
+//! `executor`, `mesos`, `live`, `server` or `cli`.
 
 mod leadership;
 mod log_store;
@@ -39,10 +40,11 @@ mod status;
 mod store;
 pub mod types;
 
+use crate::events::time::now_millis;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use openraft::error::RaftError;
 use openraft::{BasicNode, ServerState, SnapshotPolicy};
@@ -168,8 +170,9 @@ impl Default for Compaction {
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
     pub node_id: NodeId,
-    /// `host:port` at which the other replicas reach this one (its
-    /// `--raft-listen`, or its `--listen`).
+    /// `host:port` at which the other replicas reach this one: the address
+    /// its Raft routes are served on (the server sets it to the address it
+    /// bound).
     pub advertise: String,
     /// The replicas that form the cluster on first start (id → `host:port`),
     /// this one included; empty for a cluster of one.
@@ -183,6 +186,13 @@ pub struct ClusterConfig {
     /// Whether a member's address serves the API too (no `--raft-listen`),
     /// so that it makes a useful leader hint for clients.
     pub api_on_member_addresses: bool,
+}
+
+impl Default for ClusterConfig {
+    /// Replica 1, alone.
+    fn default() -> Self {
+        ClusterConfig::single(1, "127.0.0.1:0")
+    }
 }
 
 impl ClusterConfig {
@@ -233,13 +243,12 @@ impl Journal {
     pub async fn open_with(dir: &Path, config: ClusterConfig) -> Result<Journal, JournalError> {
         if config.peers.len() > 1 && config.secret.is_none() {
             return Err(JournalError::Config(
-                "a cluster of several replicas needs a cluster secret (--cluster-secret-file)"
-                    .into(),
+                "a cluster of several replicas needs a cluster secret".into(),
             ));
         }
         if !config.peers.is_empty() && !config.peers.contains_key(&config.node_id) {
             return Err(JournalError::Config(format!(
-                "--peers does not name this replica's --node-id {}",
+                "the initial members do not include this replica ({})",
                 config.node_id
             )));
         }
@@ -462,12 +471,6 @@ async fn convert_legacy(raft: &Raft) {
             tracing::warn!(error = %e, "cannot snapshot the history from before replication yet")
         }
     }
-}
-
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

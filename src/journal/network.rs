@@ -18,9 +18,9 @@ use serde::de::DeserializeOwned;
 
 use crate::events::codec;
 
-use super::now_millis;
 use super::signing::{Key, SIGNATURE_HEADER, Stamp};
 use super::types::{Node, NodeId, TypeConfig};
+use crate::events::time::now_millis;
 
 pub const APPEND_PATH: &str = "/raft/append";
 pub const VOTE_PATH: &str = "/raft/vote";

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::codec;
 
-use super::now_millis;
 use super::types::{Batch, Raft, Request, Response};
+use crate::events::time::now_millis;
 
 /// Batches on their way at once: one being replicated while the next forms.
 const IN_FLIGHT: usize = 2;

@@ -17,7 +17,9 @@ use crate::state::{self, HostPathPolicy, Rejection};
 use super::network::{FORWARD_PATH, PeerError};
 use super::proposer::Proposed;
 use super::types::{Forward, ForwardAnswer, NodeId, Request, Response};
-use super::{Journal, MembershipError, SubmitError, WRITE_DEADLINE, now_millis, prevote};
+use super::{Journal, MembershipError, SubmitError, WRITE_DEADLINE, prevote};
+use crate::backoff::Backoff;
+use crate::events::time::now_millis;
 
 /// What the leader checks, beyond the validation rules every replica
 /// applies, before it proposes a write: things that depend on its own
@@ -338,7 +340,9 @@ impl Journal {
     {
         let deadline = Instant::now() + WRITE_DEADLINE;
         let mut hint = None;
-        let mut pause = Duration::from_millis(20);
+        let mut pauses = Backoff::new(Duration::from_millis(20), Duration::from_millis(250))
+            .without_jitter()
+            .retries();
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -349,8 +353,7 @@ impl Journal {
                 Attempt::Again { hint: named } => hint = named.or(hint),
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(pause.min(remaining)).await;
-            pause = (pause * 2).min(Duration::from_millis(250));
+            tokio::time::sleep(pauses.next_delay().min(remaining)).await;
         }
     }
 }

@@ -2,19 +2,21 @@
 //! discovery, streams, spool, Logstash) on this machine, fed directly from
 //! the config projection instead of Mesos messages. It is recorded in the log
 //! like an executor on an agent named `local`, so the API and the GUI show it
-//! as they show executors on Mesos.
+//! as they show executors on Mesos. Must not import `api`, `mesos` or
+//! `scheduler`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::events::time::now_millis;
 use crate::events::{Actor, Command, TaskState};
 use crate::executor::agent::Workload;
 use crate::executor::workload::{DockerWorkload, WorkloadSettings};
-use crate::journal::{Journal, SubmitError, now_millis};
-use crate::scheduler::live::{Live, Report};
-use crate::scheduler::{reports, upkeep};
+use crate::journal::{Journal, SubmitError};
+use crate::live::{Live, Report};
+use crate::state::{State, reports};
 
 /// The agent id the in-process executor is recorded under.
 pub const LOCAL_AGENT: &str = "local";
@@ -82,7 +84,7 @@ async fn apply_if_changed(
     workload: &mut DockerWorkload,
     applied: &mut Option<u64>,
 ) {
-    let set = journal.read(upkeep::config_set);
+    let set = journal.read(State::config_set);
     if *applied != Some(set.version) {
         *applied = Some(set.version);
         workload.apply(&set).await;

@@ -5,7 +5,8 @@
 //! `host-path` attributes that say which host directories a container needs.
 //! This module is pure (no I/O): [`parse`] turns text into a [`Config`] whose
 //! nodes carry byte [`Span`]s, so callers can also rewrite a config by
-//! splicing text without losing comments or layout.
+//! splicing text without losing comments or layout. Imports nothing else of
+//! the crate.
 //!
 //! The parser accepts exactly what Logstash's own grammar
 //! (`logstash-core/lib/logstash/compiler/lscl/lscl_grammar.treetop`, in its

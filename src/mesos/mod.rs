@@ -5,15 +5,14 @@
 //! heartbeats, fail-over, reconnection) and nothing about what the framework
 //! does with offers or tasks: the scheduler loop and the executor drive it
 //! through channels and small handles. It depends on no other module of the
-//! crate, so it can be tested on its own against a fake or a real master.
+//! crate but the leaf [`crate::backoff`], so it can be tested on its own
+//! against a fake or a real master.
 //!
 //! * [`proto`]: the prost types generated from `proto/mesos/v1/**.proto`.
 //! * [`recordio`]: the `<length>\n<bytes>` framing of event streams.
-//! * [`backoff`]: the capped exponential back-off with full jitter.
 //! * [`scheduler`]: the scheduler API client (subscription driver + calls).
 //! * [`executor`]: the executor API client.
 
-pub mod backoff;
 pub mod executor;
 mod http;
 pub mod proto;

@@ -14,22 +14,22 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::messages::{ExecutorReport, ToExecutor};
+use crate::events::time::now_millis;
 use crate::events::{Actor, Command, TaskState};
-use crate::journal::{Journal, SubmitError, now_millis};
+use crate::journal::{Journal, SubmitError};
 use crate::mesos::proto::v1::scheduler::{Event, event};
 use crate::mesos::proto::v1::{ExecutorId, Filters, OfferId, TaskStatus, task_status};
 use crate::mesos::scheduler::{
     Caller, DriverExit, Incoming, SchedulerConfig, SchedulerDriver, SubscribeOptions,
 };
 
-use super::fingerprint::fingerprint;
 use super::launch::{self, LaunchIds};
-use super::live::{ConnectionState, Live, PortsUnavailable, Report};
 use super::offers::{self, Decision, DeclineReason, SeenAgent};
 use super::ports;
-use super::reports;
 use super::settings::{FrameworkSettings, LaunchSettings};
 use super::upkeep::{self, KillReason, Replacing};
+use crate::live::{ConnectionState, Live, PortsUnavailable, Report};
+use crate::state::reports;
 
 /// How often the loop looks at what needs doing besides events.
 const TICK: Duration = Duration::from_secs(1);
@@ -390,7 +390,7 @@ impl Leader {
     ) -> Result<(), DriverError> {
         let views: Vec<offers::Offer> = offers.iter().map(launch::offer_view).collect();
         let mut needs = self.launch.requirements(&self.framework.role);
-        let configs = self.journal.read(upkeep::config_set);
+        let configs = self.journal.read(|s| s.config_set());
         let declared = ports::declared(&configs);
         needs.ports = ports::numbers(&declared);
         for view in &views {
@@ -403,7 +403,7 @@ impl Leader {
                 .insert(view.agent_id.clone(), SeenAgent { eligible });
         }
         let decisions = self.journal.read(|s| offers::decide(&views, s, &needs));
-        let fingerprint = ports::launch_fingerprint(&fingerprint(&self.launch.executor), &declared);
+        let fingerprint = ports::launch_fingerprint(&self.launch.executor.fingerprint(), &declared);
         let mut declines: BTreeMap<u64, Vec<OfferId>> = BTreeMap::new();
         for (decision, offer) in decisions.into_iter().zip(&offers) {
             match decision {
@@ -555,14 +555,14 @@ impl Leader {
 
     async fn on_tick(&self, caller: &Caller, memory: &mut Memory) {
         let now = Instant::now();
-        let settings = fingerprint(&self.launch.executor);
+        let settings = self.launch.executor.fingerprint();
         let (kills, deliveries, configs) = self.journal.read(|s| {
-            let declared = ports::declared(&upkeep::config_set(s));
+            let declared = ports::declared(&s.config_set());
             let fingerprint = ports::launch_fingerprint(&settings, &declared);
             (
                 upkeep::kills(s, &fingerprint, memory.replacing.as_ref(), now),
                 upkeep::deliveries(s, &memory.sent, now),
-                upkeep::config_set(s),
+                s.config_set(),
             )
         });
         for kill in kills {

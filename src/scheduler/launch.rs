@@ -21,6 +21,10 @@ use super::settings::LaunchSettings;
 /// configured totals are what the agent accounts for our executor.
 pub const EXECUTOR_CPUS: f64 = 0.05;
 pub const EXECUTOR_MEM_MIB: f64 = 32.0;
+/// The smallest executor settings that leave the task as much as the
+/// executor process itself.
+pub const MIN_CPUS: f64 = 2.0 * EXECUTOR_CPUS;
+pub const MIN_MEM_MIB: f64 = 2.0 * EXECUTOR_MEM_MIB;
 /// How long the executor gets to drain its streams when killed or shut down.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(30);
 
@@ -33,7 +37,7 @@ pub enum LaunchError {
         available: f64,
     },
     #[error(
-        "executor resources must be at least {EXECUTOR_CPUS} cpus and {EXECUTOR_MEM_MIB} MiB above the task's"
+        "executor resources must be at least {MIN_CPUS} cpus and {MIN_MEM_MIB} MiB: the executor process takes {EXECUTOR_CPUS} cpus and {EXECUTOR_MEM_MIB} MiB and the task at least as much"
     )]
     TooSmall,
 }
@@ -147,7 +151,7 @@ pub fn task_info(
     let cpus = f64::from(e.cpus_milli) / 1000.0;
     let mem = f64::from(e.mem_mib);
     let disk = f64::from(e.disk_mib);
-    if cpus < 2.0 * EXECUTOR_CPUS || mem < 2.0 * EXECUTOR_MEM_MIB {
+    if cpus < MIN_CPUS || mem < MIN_MEM_MIB {
         return Err(LaunchError::TooSmall);
     }
     let mut pool: Vec<Resource> = offer

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::events::{Actor, Command};
-use crate::mesos::backoff::Backoff;
 
 use super::driver::{DriverError, Leader, Outcome};
-use super::live::ConnectionState;
+use crate::live::ConnectionState;
 
 /// Longest wait for the leader's barrier or its `LeaderChanged` record.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,7 +118,7 @@ pub async fn run(leader: Leader, shutdown: CancellationToken) -> Result<Outcome,
             Ok(Ok(Outcome::Stopped)) => {
                 leader.live.update_connection(|c| {
                     c.state = ConnectionState::Inactive;
-                    c.since = crate::journal::now_millis();
+                    c.since = crate::events::time::now_millis();
                 });
             }
             Ok(Ok(Outcome::FailedOver(message))) => {

@@ -1,53 +1,11 @@
-//! Service discovery for network inputs (pure): the ports the configs
-//! listen on, whether an offer holds them, the port resources and the
-//! `DiscoveryInfo` of the executor's task, and the launch fingerprint that
-//! makes a change of ports replace the executors like a settings change.
+//! Service discovery for network inputs on the Mesos side (pure): whether an
+//! offer holds the declared ports ([`crate::state::ports`]), the port
+//! resources and the `DiscoveryInfo` of the executor's task.
 
-use std::collections::BTreeSet;
-
-use crate::events::messages::ConfigSet;
-use crate::logstash;
 use crate::mesos::proto::v1::{DiscoveryInfo, Port, Ports, Resource, discovery_info, value};
+pub use crate::state::ports::{Declared, declared, launch_fingerprint, numbers};
 
 use super::offers::{self, usable_by};
-
-/// One port a config listens on.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Declared {
-    pub port: u16,
-    pub protocol: &'static str,
-    pub config: String,
-    pub plugin: String,
-}
-
-/// Every port the config set listens on, sorted.
-pub fn declared(configs: &ConfigSet) -> Vec<Declared> {
-    let mut out: Vec<Declared> = configs
-        .configs
-        .iter()
-        .filter_map(|c| Some((c, logstash::parse(&c.input).ok()?)))
-        .flat_map(|(c, parsed)| {
-            logstash::ports::listen_ports(&parsed)
-                .into_iter()
-                .map(|p| Declared {
-                    port: p.port,
-                    protocol: p.protocol,
-                    config: c.name.clone(),
-                    plugin: p.plugin,
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// The distinct port numbers (Mesos' `ports` resource covers TCP and UDP).
-pub fn numbers(declared: &[Declared]) -> Vec<u16> {
-    let set: BTreeSet<u16> = declared.iter().map(|d| d.port).collect();
-    set.into_iter().collect()
-}
 
 /// The ports of `wanted` that no usable `ports` range of the offer holds.
 pub fn missing(resources: &[offers::Resource], wanted: &[u16], role: &str) -> Vec<u16> {
@@ -133,28 +91,11 @@ pub fn discovery(declared: &[Declared]) -> DiscoveryInfo {
     }
 }
 
-/// The fingerprint executors are launched with: the settings' own, and,
-/// when configs listen on ports, a digest of those (config, port,
-/// protocol), so executors holding other ports are replaced one at a time.
-pub fn launch_fingerprint(settings_fingerprint: &str, declared: &[Declared]) -> String {
-    if declared.is_empty() {
-        return settings_fingerprint.to_owned();
-    }
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for d in declared {
-        for byte in format!("{}\0{}\0{}\n", d.config, d.port, d.protocol).bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{settings_fingerprint}+ports-{hash:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::events::ConfigKind;
-    use crate::events::messages::ConfigEntry;
+    use crate::events::messages::{ConfigEntry, ConfigSet};
 
     fn set(inputs: &[(&str, &str)]) -> ConfigSet {
         ConfigSet {
@@ -195,11 +136,6 @@ mod tests {
             ),
         ]);
         let d = declared(&configs);
-        assert_eq!(
-            d.iter().map(|d| (d.port, d.protocol)).collect::<Vec<_>>(),
-            [(31514, "tcp"), (31514, "udp"), (31555, "tcp")]
-        );
-        assert_eq!(numbers(&d), [31514, 31555]);
         let view = |r: &Resource| offers::Resource {
             name: r.name.clone(),
             reserved_for: None,
@@ -242,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn discovery_names_every_port_and_ports_change_the_fingerprint() {
+    fn discovery_names_every_port() {
         let d = declared(&set(&[("app", "input { tcp { port => 31555 } }")]));
         let info = discovery(&d);
         let ports = info.ports.unwrap().ports;
@@ -250,10 +186,5 @@ mod tests {
         assert_eq!(ports[0].number, 31555);
         assert_eq!(ports[0].name.as_deref(), Some("app"));
         assert_eq!(ports[0].protocol.as_deref(), Some("tcp"));
-        assert_eq!(launch_fingerprint("abc", &[]), "abc");
-        let with = launch_fingerprint("abc", &d);
-        assert!(with.starts_with("abc+ports-"), "{with}");
-        let other = declared(&set(&[("app", "input { tcp { port => 31556 } }")]));
-        assert_ne!(with, launch_fingerprint("abc", &other));
     }
 }

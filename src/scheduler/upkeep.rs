@@ -6,24 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::events::TaskState;
-use crate::events::messages::{ConfigEntry, ConfigSet};
 use crate::state::{State, Task};
-
-/// The config set executors receive: every live config, at the current version.
-pub fn config_set(state: &State) -> ConfigSet {
-    ConfigSet {
-        version: state.config_version,
-        configs: state
-            .configs
-            .live()
-            .map(|c| ConfigEntry {
-                name: c.name.to_owned(),
-                kind: c.kind,
-                input: c.input.to_owned(),
-            })
-            .collect(),
-    }
-}
 
 /// Resend the config set to a lagging executor after this long.
 pub const RESEND_AFTER: Duration = Duration::from_secs(10);

@@ -3,13 +3,17 @@
 //! Everything here is pure: [`decide`] turns a command into events against the
 //! current [`State`], [`State::apply`] folds one event into the projections. The
 //! journal owns the IO around them; the API, the GUI and the offer logic read
-//! the projections.
+//! the projections. [`reports`] maps an executor's report to the commands it
+//! causes, [`State::config_set`] is what executors receive. Imports only
+//! `events` and `logstash` (for validation).
 
 mod audit;
 mod cluster;
 mod configs;
 mod decide;
+pub mod ports;
 mod rejection;
+pub mod reports;
 mod validate;
 
 pub use audit::{AuditIndex, EventFilter};
@@ -24,6 +28,7 @@ pub use validate::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::messages::{ConfigEntry, ConfigSet};
 use crate::events::{Actor, ConfigKind, Envelope, ExecutorSettings, Proposal};
 
 /// Everything the log says, folded into the shapes readers need.
@@ -42,6 +47,23 @@ pub struct State {
 }
 
 impl State {
+    /// The config set executors receive: every live config, at the current
+    /// version.
+    pub fn config_set(&self) -> ConfigSet {
+        ConfigSet {
+            version: self.config_version,
+            configs: self
+                .configs
+                .live()
+                .map(|c| ConfigEntry {
+                    name: c.name.to_owned(),
+                    kind: c.kind,
+                    input: c.input.to_owned(),
+                })
+                .collect(),
+        }
+    }
+
     /// Folds one event into every projection. Events must come in seq order.
     pub fn apply(&mut self, env: &Envelope) {
         self.apply_projections(env);

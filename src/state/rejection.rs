@@ -1,3 +1,5 @@
+//! Why the decider refused a command, in terms callers match on.
+
 /// Why a command was refused. Nothing is appended when a command is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Rejection {

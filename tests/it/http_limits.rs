@@ -418,12 +418,36 @@ async fn a_repeated_filter_costs_once_and_queries_do_not_stall_writes() {
     assert_eq!(once["events"].as_array().unwrap().len(), 200);
     assert_eq!(support::get_json(&instance, &path).await, once);
 
-    // Writes go on while such queries run back to back.
+    // Writes go on while such queries run back to back: compared with the
+    // writes just before, in the same run, the typical write is not held up
+    // behind the queries. One reader, so that the queries hold the state
+    // lock most of the time if they hold it at all, without taking all of
+    // a 2-core machine's CPU; medians, so that one scheduling hiccup does
+    // not decide.
+    let write_times = |prefix: &'static str| {
+        let instance = &instance;
+        async move {
+            let mut times = Vec::new();
+            for i in 0..20 {
+                let started = Instant::now();
+                let created = client()
+                    .post(instance.url("/api/configs"))
+                    .json(&json!({"name": format!("{prefix}-{i}"), "input": ""}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(created.status(), 201);
+                times.push(started.elapsed());
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let before = write_times("before").await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut readers = Vec::new();
-    for _ in 0..4 {
+    let reader = {
         let (url, stop) = (instance.url(&path), stop.clone());
-        readers.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             let mut n = 0;
             while !stop.is_cancelled() {
                 let answer = client().get(&url).send().await.unwrap();
@@ -432,26 +456,15 @@ async fn a_repeated_filter_costs_once_and_queries_do_not_stall_writes() {
                 n += 1;
             }
             n
-        }));
-    }
-    let mut slowest = Duration::ZERO;
-    for i in 0..20 {
-        let started = Instant::now();
-        let created = client()
-            .post(instance.url("/api/configs"))
-            .json(&json!({"name": format!("during-{i}"), "input": ""}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-        slowest = slowest.max(started.elapsed());
-    }
+        })
+    };
+    let during = write_times("during").await;
     stop.cancel();
-    let mut queries = 0;
-    for r in readers {
-        queries += r.await.unwrap();
-    }
+    let queries = reader.await.unwrap();
     assert!(queries > 0);
-    eprintln!("slowest write {slowest:?} during {queries} repeated-filter queries");
-    assert!(slowest < Duration::from_secs(2), "a write took {slowest:?}");
+    eprintln!("median write {before:?} alone, {during:?} during {queries} repeated-filter queries");
+    assert!(
+        during < before * 5 + Duration::from_millis(200),
+        "writes stalled behind queries: median {during:?}, {before:?} without them"
+    );
 }

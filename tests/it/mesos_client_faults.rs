@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use logstash_mesos::mesos;
 
-use mesos::backoff::Backoff;
+use logstash_mesos::backoff::Backoff;
 use mesos::executor::{
     ExecutorConfig, ExecutorDriver, ExecutorEnv, ExecutorExit, ExecutorIncoming,
 };

@@ -434,7 +434,7 @@ async fn real_master_driver_calls_failover_and_teardown() {
     let _turn = crate::support::mesos::turn().await;
     let mut config = SchedulerConfig::from_master_list(&url).unwrap();
     config.backoff =
-        mesos::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        logstash_mesos::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
     let cancel = CancellationToken::new();
     let options = SubscribeOptions {
         framework_info: framework("mesos-client-conformance-driver"),

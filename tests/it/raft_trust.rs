@@ -10,8 +10,8 @@ use crate::support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use logstash_mesos::events::time::now_millis;
 use logstash_mesos::events::{Actor, Command, ConfigKind, Proposal, codec};
-use logstash_mesos::journal::now_millis;
 use logstash_mesos::journal::signing::{Key, SIGNATURE_HEADER, Stamp};
 use logstash_mesos::journal::types::{Forward, ForwardAnswer, Request, Response};
 use logstash_mesos::state::Rejection;

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use logstash_mesos::api::views::{EventJson, EventPage};
 use logstash_mesos::events::Envelope;
 use logstash_mesos::events::time::to_rfc3339;
+use logstash_mesos::views::{EventJson, EventPage};
 use serde::de::DeserializeOwned;
 
 const PAGE: usize = 1000;

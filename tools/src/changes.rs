@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use logstash_mesos::api::views::{ConfigJson, ExecutorJson, TaskJson};
 use logstash_mesos::events::ExecutorSettings;
+use logstash_mesos::views::{ConfigJson, ExecutorJson, TaskJson};
 use serde::Serialize;
 use similar::TextDiff;
 

@@ -1,7 +1,7 @@
 //! Events as readable text, one per line.
 
-use logstash_mesos::api::views::EventJson;
 use logstash_mesos::events::Envelope;
+use logstash_mesos::views::EventJson;
 use serde_json::Value;
 
 /// Longest value shown in full without `--full`.

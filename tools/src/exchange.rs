@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, Write};
 
-use logstash_mesos::api::views::EventJson;
 use logstash_mesos::events::Envelope;
+use logstash_mesos::views::EventJson;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {

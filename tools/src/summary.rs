@@ -5,11 +5,10 @@ use std::fmt::Write as _;
 
 use std::collections::BTreeMap;
 
-use logstash_mesos::api::views::{ConfigJson, ExecutorJson, ExecutorsJson, HistoryJson, TaskJson};
 use logstash_mesos::events::ExecutorSettings;
 use logstash_mesos::events::time::to_rfc3339;
-use logstash_mesos::scheduler::fingerprint::fingerprint;
 use logstash_mesos::state::State;
+use logstash_mesos::views::{ConfigJson, ExecutorJson, ExecutorsJson, HistoryJson, TaskJson};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,7 +60,7 @@ impl Summary {
                 .map(|(name, h)| HistoryJson::new(name, h))
                 .collect(),
             settings: state.settings.clone(),
-            settings_fingerprint: state.settings.as_ref().map(fingerprint),
+            settings_fingerprint: state.settings.as_ref().map(ExecutorSettings::fingerprint),
             framework: cluster.framework.as_ref().map(|f| FrameworkSummary {
                 framework_id: f.framework_id.clone(),
                 master: f.master.clone(),

@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use logstash_mesos::api::name_in_path;
-use logstash_mesos::api::views::{ExecutorJson, ExecutorsJson, HistoryJson};
 use logstash_mesos::state::State;
+use logstash_mesos::views::name_in_path;
+use logstash_mesos::views::{ExecutorJson, ExecutorsJson, HistoryJson};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::env::ExecutorEnv;
-use crate::mesos::backoff::uniform_up_to;
+use crate::backoff::uniform_up_to;
 use crate::mesos::http::{CONTENT_TYPE_PROTOBUF, error_body, is_protobuf, record_stream};
 use crate::mesos::proto::v1::executor::{Call, Event, call, event};
 use crate::mesos::proto::v1::{

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::redirect::{UrlError, scheduler_endpoint};
-use crate::mesos::backoff::Backoff;
+use crate::backoff::Backoff;
 use crate::mesos::recordio::DEFAULT_MAX_RECORD_SIZE;
 
 /// What the master hard-codes as the heartbeat interval; used until (or

@@ -9,9 +9,10 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use logstash_mesos::api::Tokens;
+use logstash_mesos::journal::ClusterConfig;
 use logstash_mesos::journal::JournalError;
 use logstash_mesos::journal::offline::DataDir;
-use logstash_mesos::server::{ClusterSettings, Server, ServerConfig};
+use logstash_mesos::server::{Server, ServerConfig};
 use logstash_mesos::state::HostPathPolicy;
 use serde_json::Value;
 
@@ -33,7 +34,8 @@ impl Replica {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.to_path_buf(),
             tokens,
-            cluster: ClusterSettings::default(),
+            cluster: ClusterConfig::default(),
+            raft_listen: None,
             config_dir: None,
             host_paths: HostPathPolicy::default(),
             ui: false,

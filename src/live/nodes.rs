@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::events::ExecutorSettings;
 use crate::events::TaskState;
 use crate::events::messages::LogstashHealth;
-use crate::scheduler::fingerprint::fingerprint;
 use crate::state::{Agent, State, Task};
 
+use super::Report;
 use super::history::RatePoint;
-use super::live::Report;
 use super::problems::{Normalizer, Problem};
 
 #[derive(Debug)]
@@ -38,7 +38,7 @@ pub fn nodes<'a>(
     rates: &'a BTreeMap<String, RatePoint>,
     now: u64,
 ) -> Vec<Node<'a>> {
-    let current = state.settings.as_ref().map(fingerprint);
+    let current = state.settings.as_ref().map(ExecutorSettings::fingerprint);
     let mut tasks: BTreeMap<&str, &Task> = BTreeMap::new();
     for task in state.cluster.tasks.values() {
         // The same task `Cluster::tasks_on(..).last()` names.

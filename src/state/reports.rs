@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use super::State;
 use crate::events::messages::{ExecutorReport, StreamState};
 use crate::events::{Command, StreamChange};
-use crate::state::State;
 
 /// The commands that bring the projection of `agent_id` in line with `report`.
 pub fn commands(state: &State, agent_id: &str, report: &ExecutorReport) -> Vec<Command> {

@@ -1,4 +1,7 @@
-//! The JSON shapes of the API, built from the projections.
+//! The JSON shapes of the API, built from the projections and the live view,
+//! shared with the offline tools (`logstash-mesos-events`) that read the
+//! same shapes. Must not import `api`, `journal` or `scheduler`, so the tools
+//! do not depend on the HTTP layer.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,12 +11,24 @@ use std::collections::BTreeMap;
 use crate::events::messages::StreamReport;
 use crate::events::time::to_rfc3339;
 use crate::events::{ConfigKind, Envelope};
-use crate::scheduler::fingerprint::fingerprint;
-use crate::scheduler::history::RatePoint;
-use crate::scheduler::live::Report;
-use crate::scheduler::node_query::Page;
-use crate::scheduler::nodes::{self, Node};
+use crate::live::Report;
+use crate::live::history::RatePoint;
+use crate::live::node_query::Page;
+use crate::live::nodes::{self, Node};
 use crate::state::{Change, ConfigHistory, ConfigVersion, ConfigView, State, Task};
+
+/// Characters left as they are in a config name inside a URL path.
+const NAME_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A config name as one segment of a URL path (the API's and the tools'):
+/// names may hold slashes, spaces and unicode.
+pub fn name_in_path(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, NAME_IN_PATH).to_string()
+}
 
 /// A config as the seed API returned it (`name`, `input`), plus its version.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -310,11 +325,11 @@ impl ExecutorsJson {
     /// The `page` of `nodes`, in its order, with or without each one's
     /// `streams`.
     pub fn page(s: &State, nodes: &[Node<'_>], page: Page, streams: bool) -> ExecutorsJson {
-        let declared = crate::scheduler::ports::declared(&crate::scheduler::upkeep::config_set(s));
+        let declared = crate::state::ports::declared(&s.config_set());
         let current = s
             .settings
             .as_ref()
-            .map(|st| crate::scheduler::ports::launch_fingerprint(&fingerprint(st), &declared));
+            .map(|st| crate::state::ports::launch_fingerprint(&st.fingerprint(), &declared));
         let executors = page
             .indices
             .iter()
@@ -465,22 +480,6 @@ pub struct Validated {
     pub host_paths: Vec<String>,
     /// The plugins used, in order of appearance (codecs included).
     pub plugins: Vec<String>,
-}
-
-/// Answer of `GET /api/whoami`: whether the API wants tokens, and whose token
-/// the request carried.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WhoAmI {
-    /// Tokens are configured: writes need one.
-    pub tokens_enabled: bool,
-    /// Reads need a token too (`--api-auth-reads`).
-    pub reads_need_token: bool,
-    /// The actor recorded for this request's writes (`api:<label>`), or null
-    /// when the request carried no token and the API has tokens.
-    pub actor: Option<String>,
-    /// What this request's token may do: `read`, `write` or `admin` (`admin`
-    /// without tokens configured); null without a token.
-    pub role: Option<super::auth::Role>,
 }
 
 #[cfg(test)]

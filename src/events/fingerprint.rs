@@ -1,18 +1,21 @@
 //! The executor settings fingerprint: executors launched with other settings
 //! are replaced.
 
-use crate::events::ExecutorSettings;
-use crate::events::codec;
+use super::ExecutorSettings;
+use super::codec;
 
-/// A short, stable digest of the settings (FNV-1a over their encoding), so
-/// every replica and every build computes the same value for the same settings.
-pub fn fingerprint(settings: &ExecutorSettings) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in codec::encode(settings) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+impl ExecutorSettings {
+    /// A short, stable digest of the settings (FNV-1a over their encoding),
+    /// so every replica and every build computes the same value for the same
+    /// settings.
+    pub fn fingerprint(&self) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in codec::encode(self) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{hash:016x}")
     }
-    format!("{hash:016x}")
 }
 
 #[cfg(test)]
@@ -33,8 +36,8 @@ mod tests {
             },
         };
         let same = base.clone();
-        assert_eq!(fingerprint(&base), fingerprint(&same));
-        assert_eq!(fingerprint(&base).len(), 16);
+        assert_eq!(base.fingerprint(), same.fingerprint());
+        assert_eq!(base.fingerprint().len(), 16);
         let more_mem = ExecutorSettings {
             mem_mib: 512,
             ..base.clone()
@@ -45,7 +48,7 @@ mod tests {
             },
             ..base.clone()
         };
-        assert_ne!(fingerprint(&base), fingerprint(&more_mem));
-        assert_ne!(fingerprint(&base), fingerprint(&image));
+        assert_ne!(base.fingerprint(), more_mem.fingerprint());
+        assert_ne!(base.fingerprint(), image.fingerprint());
     }
 }

@@ -1,10 +1,13 @@
-//! Capped exponential back-off with full jitter.
+//! Capped exponential back-off with full jitter, the one retry policy of the
+//! crate.
 //!
-//! Every retry loop in the Mesos clients waits through this policy, so that a
-//! master that is down, still recovering, or busy electing a leader is not
-//! hammered, and so that many schedulers restarting together spread out. The
-//! policy itself is a pure function of the attempt number and a random draw,
-//! which keeps it testable; [`Backoff::delay`] supplies the randomness.
+//! Every retry loop waits through it (the Mesos clients, leadership, Docker
+//! discovery, the streams, the Logstash supervisor), so that a peer that is
+//! down or recovering is not hammered, a loop that keeps failing does not
+//! spin, and many processes restarting together spread out. The policy is a
+//! pure function of the attempt number and a random draw, which keeps it
+//! testable; [`Backoff::delay`] supplies the randomness, [`Retries`] the
+//! attempt count. A leaf: imports nothing of the crate.
 
 use std::time::Duration;
 
@@ -82,6 +85,39 @@ impl Backoff {
     }
 }
 
+/// A [`Backoff`] with its attempt count, for a loop that retries until
+/// something works and starts over after a success.
+#[derive(Debug, Clone)]
+pub struct Retries {
+    policy: Backoff,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// Counts attempts from the first.
+    pub fn retries(self) -> Retries {
+        Retries {
+            policy: self,
+            attempt: 0,
+        }
+    }
+}
+
+impl Retries {
+    /// The wait before the next attempt; each one's ceiling doubles, up to
+    /// the policy's maximum.
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.policy.delay(self.attempt);
+        self.attempt = self.attempt.saturating_add(1);
+        delay
+    }
+
+    /// After a success: the next failure waits as little as the first.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
 /// A uniformly random duration in `[0, max]`: the executor's re-subscribe
 /// wait, copied from the official C++ executor library.
 pub fn uniform_up_to(max: Duration) -> Duration {
@@ -99,6 +135,19 @@ fn scale(d: Duration, unit: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_double_up_to_the_cap_and_start_over_after_reset() {
+        let mut r = Backoff::new(ms(100), ms(350)).without_jitter().retries();
+        let delays: Vec<_> = (0..4).map(|_| r.next_delay()).collect();
+        assert_eq!(delays, [ms(100), ms(200), ms(350), ms(350)]);
+        r.reset();
+        assert_eq!(r.next_delay(), ms(100));
+        let mut jittered = Backoff::new(ms(100), ms(350)).retries();
+        for ceiling in [100, 200, 350, 350] {
+            assert!(jittered.next_delay() <= ms(ceiling));
+        }
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

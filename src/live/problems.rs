@@ -20,7 +20,7 @@ use super::nodes::Node;
 
 /// An executor that has not reported for this long is a problem (three
 /// report intervals).
-pub const REPORT_OVERDUE_MS: u64 = 3 * crate::executor::agent::REPORT_EVERY.as_millis() as u64;
+pub const REPORT_OVERDUE_MS: u64 = 3 * crate::events::messages::REPORT_EVERY.as_millis() as u64;
 /// A task still staging or starting after this long is a problem.
 pub const START_OVERDUE_MS: u64 = 120_000;
 /// Longest message kept in a group, in characters.
@@ -390,7 +390,7 @@ pub fn group<'a>(nodes: impl IntoIterator<Item = &'a Node<'a>>) -> Vec<Group> {
 mod tests {
     use super::*;
     use crate::events::messages::{ExecutorReport, Totals};
-    use crate::scheduler::live::Report;
+    use crate::live::Report;
     use crate::state::{Agent, Stream, Task};
 
     const NOW: u64 = 10_000_000;

@@ -1,15 +1,25 @@
-//! What the running scheduler knows that is not in the log: the state of its
-//! Mesos connection, the latest report of each executor and the recent
-//! history of their counters (stats are not events). Shared with the API for
-//! display.
+//! The live view: what a running scheduler (or `local`) knows that is not in
+//! the log: the state of its Mesos connection, the latest report of each
+//! executor and the recent history of their counters (stats are not events),
+//! and the pure views of them the API and the GUI show (nodes, problems,
+//! summary, queries).
+//!
+//! Written by the scheduler's driver and `local`, read by the API. Must not
+//! import `api`, `journal`, `scheduler`, `executor` or `server`.
+
+pub mod history;
+pub mod node_query;
+pub mod nodes;
+pub mod problems;
+pub mod summary;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, RwLock};
 
 use serde::Serialize;
 
-use super::history::History;
 use crate::events::messages::ExecutorReport;
+use history::History;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use crate::events::StreamChange;
 
+use super::Connection;
 use super::history::RatePoint;
-use super::live::Connection;
 use super::nodes::Node;
 use super::problems::{self, Group};
 
@@ -138,8 +138,8 @@ mod tests {
     use super::*;
     use crate::events::TaskState;
     use crate::events::messages::{ExecutorReport, LogstashHealth, Totals};
-    use crate::scheduler::live::Report;
-    use crate::scheduler::problems::{Normalizer, of_node};
+    use crate::live::Report;
+    use crate::live::problems::{Normalizer, of_node};
     use crate::state::{Agent, Stream, Task};
 
     const NOW: u64 = 10_000_000;

@@ -35,7 +35,7 @@ impl Default for Limits {
     /// An hour at the executors' report interval, for up to 10,000 agents.
     fn default() -> Self {
         Limits {
-            step_ms: crate::executor::agent::REPORT_EVERY.as_millis() as u64,
+            step_ms: crate::events::messages::REPORT_EVERY.as_millis() as u64,
             window_ms: 3_600_000,
             max_agents: 10_000,
         }

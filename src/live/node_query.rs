@@ -611,9 +611,9 @@ mod tests {
     use super::*;
     use crate::events::StreamChange;
     use crate::events::messages::{ExecutorReport, Totals};
-    use crate::scheduler::history::RatePoint;
-    use crate::scheduler::live::Report;
-    use crate::scheduler::problems::{self, Normalizer};
+    use crate::live::Report;
+    use crate::live::history::RatePoint;
+    use crate::live::problems::{self, Normalizer};
     use crate::state::{Agent, Stream, Task};
 
     const NOW: u64 = 10_000_000;
