@@ -115,6 +115,7 @@ fn report(i: usize, round: u64, version: u64) -> ExecutorReport {
             rotations: round / 40,
         },
         errors: vec![LOGSTASH_MISSING.into()],
+        pipelines: Vec::new(),
     }
 }
 

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use std::collections::BTreeMap;
 
-use crate::events::ExecutorSettings;
 use crate::events::messages::StreamReport;
 use crate::events::time::to_rfc3339;
 use crate::events::{ConfigKind, Envelope};
@@ -289,6 +288,24 @@ pub struct ReportJson {
     pub bytes_per_second: Option<f64>,
     #[serde(default)]
     pub dropped_bytes_per_second: Option<f64>,
+    /// Each config's Logstash pipeline on the agent.
+    #[serde(default)]
+    pub pipelines: Vec<PipelineJson>,
+}
+
+/// One config's pipeline in an agent's Logstash, from its monitoring API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PipelineJson {
+    pub config: String,
+    /// Logstash's `pipeline.id`.
+    pub id: String,
+    /// `Starting`, `Running` or `Failed`.
+    pub state: String,
+    pub events_in: u64,
+    pub events_out: u64,
+    pub reload_failures: u64,
+    /// Why the last load or reload failed, while it did.
+    pub last_error: Option<String>,
 }
 
 impl ExecutorsJson {
@@ -308,7 +325,11 @@ impl ExecutorsJson {
     /// The `page` of `nodes`, in its order, with or without each one's
     /// `streams`.
     pub fn page(s: &State, nodes: &[Node<'_>], page: Page, streams: bool) -> ExecutorsJson {
-        let current = s.settings.as_ref().map(ExecutorSettings::fingerprint);
+        let declared = crate::state::ports::declared(&s.config_set());
+        let current = s
+            .settings
+            .as_ref()
+            .map(|st| crate::state::ports::launch_fingerprint(&st.fingerprint(), &declared));
         let executors = page
             .indices
             .iter()
@@ -409,6 +430,20 @@ fn report_json(r: &Report, rates: Option<&RatePoint>) -> ReportJson {
         lines_per_second: rates.and_then(|p| p.lines_per_second),
         bytes_per_second: rates.and_then(|p| p.bytes_per_second),
         dropped_bytes_per_second: rates.and_then(|p| p.dropped_bytes_per_second),
+        pipelines: r
+            .report
+            .pipelines
+            .iter()
+            .map(|p| PipelineJson {
+                config: p.config.clone(),
+                id: p.id.clone(),
+                state: format!("{:?}", p.state),
+                events_in: p.events_in,
+                events_out: p.events_out,
+                reload_failures: p.reload_failures,
+                last_error: p.last_error.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -315,3 +315,10 @@ export function fmtByteRate(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "—";
   return v < 1024 ? `${fmtRate(v)} B/s` : `${fmtBytes(v)}/s`;
 }
+
+/** A pipeline's state as a badge: running, failed (with Logstash's message) or starting. */
+export function pipelineBadge(p) {
+  if (p.state === "Running") return p.last_error ? badge("warn", "running the previous config", p.last_error) : badge("ok", "running");
+  if (p.state === "Failed") return badge("bad", "failed", p.last_error || undefined);
+  return badge("muted", p.state.toLowerCase());
+}

@@ -5,7 +5,7 @@
 
 import { api, apiOptional, configUrl } from "./api.js";
 import { Editor } from "./editor.js";
-import { h, fill, badge, time, fmtAgo, debounce, route, emptyState } from "./util.js";
+import { h, fill, badge, time, fmtAgo, debounce, route, emptyState, pipelineBadge } from "./util.js";
 
 /** The host config's name in the log (kept from the original framework). */
 export const HOST_CONFIG = "ui";
@@ -419,7 +419,7 @@ async function editorPane(pane, { mode, name, query, app }) {
           : " Changing configs needs a token with the write or admin role.",
       )
     : null;
-  fill(pane, head, managedNote, roleNote, notice, form);
+  fill(pane, head, managedNote, roleNote, notice, form, mode === "edit" ? configRuntime(name) : null);
 
   function metaLine(c) {
     return [
@@ -545,7 +545,7 @@ async function editorPane(pane, { mode, name, query, app }) {
       fill(status, h("p", { class: "valid" }, badge("ok", `Saved as version ${updated.version}`)));
       app.flash(`Saved ${mode === "host" ? "the host config" : `“${name}”`} as version ${updated.version}.`);
     } catch (e) {
-      if (e.status === 400 && e.code === "invalid_config") {
+      if (e.status === 400 && (e.code === "invalid_config" || e.code === "unknown_plugin")) {
         showError(e, "Not saved");
       } else if (nameInput && (e.code === "invalid_name" || e.code === "already_exists")) {
         nameError.textContent =
@@ -665,4 +665,49 @@ async function hostSeq() {
 /** The API's message repeats the position; the badge shows it already. */
 function stripPosition(message) {
   return message.replace(/^invalid Logstash config at line \d+, column \d+: /, "");
+}
+
+/** Where a config runs: its pipeline on each agent (Logstash's health) and
+ * where it listens; loads itself, and stays empty when nothing runs it yet. */
+function configRuntime(name) {
+  const section = h("section", { class: "config-runtime", id: "config-runtime", "aria-labelledby": "config-runtime-title" });
+  Promise.all([
+    api("api/executors", { reuse: true }),
+    api("api/endpoints", { reuse: true }).catch(() => ({ endpoints: [] })),
+  ])
+    .then(([list, endpoints]) => {
+      const rows = [];
+      for (const ex of list.executors) {
+        const p = ((ex.report && ex.report.pipelines) || []).find((x) => x.config === name);
+        if (p) {
+          rows.push(
+            h(
+              "li",
+              { class: "pipeline", dataset: { agent: ex.agent_id, state: p.state } },
+              pipelineBadge(p),
+              " ",
+              h("strong", {}, ex.hostname || ex.agent_id),
+              h("span", { class: "muted" }, ` ${p.events_in} in · ${p.events_out} out`),
+              p.last_error ? h("span", { class: "stream-reason" }, p.last_error) : null,
+            ),
+          );
+        }
+      }
+      const listen = endpoints.endpoints.find((e) => e.config === name);
+      const where = listen
+        ? [
+            ...listen.agents.map((a) => h("li", { class: "endpoint" }, a.addresses.map((x) => h("code", {}, x)))),
+            ...(listen.unavailable || []).map((u) => h("li", { class: "endpoint" }, badge("bad", u.hostname || u.agent_id), " ", u.reason)),
+          ]
+        : [];
+      if (!rows.length && !where.length) return;
+      fill(
+        section,
+        h("h3", { id: "config-runtime-title" }, "Where it runs"),
+        rows.length ? h("ul", { class: "pipeline-list", id: "config-pipelines" }, rows) : null,
+        where.length ? [h("h4", {}, `Listens on (${listen.ports.map((p) => `${p.port}/${p.protocol}`).join(", ")})`), h("ul", { id: "config-endpoints" }, where)] : null,
+      );
+    })
+    .catch(() => {});
+  return section;
 }

@@ -24,6 +24,7 @@ import {
   emptyState,
   route,
   shortAgent,
+  pipelineBadge,
 } from "./util.js";
 import { problemList } from "./problems.js";
 
@@ -604,12 +605,13 @@ function nodeDetail({ onClose }) {
   const load = async (configVersion) => {
     const id = agent;
     const q = new URLSearchParams({ agent: id });
-    const [list, history] = await Promise.all([
+    const [list, history, endpoints] = await Promise.all([
       api(`api/executors?${q}`, { reuse: true }),
       api(`api/metrics/history?${q}&window=1h`, { reuse: true }).catch((e) => {
         if (e.status === 404) return { points: [] };
         throw e;
       }),
+      api("api/endpoints", { reuse: true }).catch(() => ({ endpoints: [] })),
     ]);
     if (id !== agent) return;
     const ex = list.executors[0];
@@ -617,7 +619,7 @@ function nodeDetail({ onClose }) {
     if (ex) el.setAttribute("aria-labelledby", `node-${ex.agent_id}`);
     fill(
       body,
-      ex ? card(ex, configVersion) : emptyState("This agent is no longer known", h("p", {}, "It was removed from the cluster.")),
+      ex ? card(ex, configVersion, endpoints.endpoints) : emptyState("This agent is no longer known", h("p", {}, "It was removed from the cluster.")),
     );
     lines.update(seriesOf(history.points, "lines_per_second"));
     dropped.update(seriesOf(history.points, "dropped_bytes_per_second"));
@@ -647,7 +649,7 @@ function row(label, value) {
   return [h("dt", {}, label), h("dd", {}, value)];
 }
 
-function card(ex, configVersion) {
+function card(ex, configVersion, endpoints = []) {
   const task = ex.task;
   const report = ex.report;
   let versionBadge;
@@ -710,8 +712,47 @@ function card(ex, configVersion) {
           h("ul", {}, errors.slice(-5).map((e) => h("li", {}, e))),
         )
       : null,
+    pipelinesTable(report),
+    listening(ex, endpoints),
     streamsTable(ex),
   );
+}
+
+/** Each config's Logstash pipeline on the agent, from Logstash's monitoring API. */
+function pipelinesTable(report) {
+  const pipelines = report && report.pipelines ? report.pipelines : [];
+  if (!pipelines.length) return null;
+  return h(
+    "div",
+    { class: "pipelines", role: "group", "aria-label": "Logstash pipelines" },
+    h("h3", {}, `Pipelines (${pipelines.length})`),
+    h(
+      "ul",
+      { class: "pipeline-list" },
+      pipelines.map((p) =>
+        h(
+          "li",
+          { class: "pipeline", dataset: { config: p.config, state: p.state } },
+          pipelineBadge(p),
+          " ",
+          h("strong", {}, p.config),
+          h("span", { class: "muted" }, ` ${fmtInt(p.events_in)} in · ${fmtInt(p.events_out)} out`),
+          p.last_error ? h("span", { class: "stream-reason" }, p.last_error) : null,
+        ),
+      ),
+    ),
+  );
+}
+
+/** Where configs listen on this agent, and ports it does not offer. */
+function listening(ex, endpoints) {
+  const here = [];
+  for (const e of endpoints) {
+    for (const a of e.agents) if (a.agent_id === ex.agent_id) here.push(h("li", {}, h("strong", {}, e.config), " ", a.addresses.map((x) => h("code", {}, x)), ""));
+    for (const u of e.unavailable || []) if (u.agent_id === ex.agent_id) here.push(h("li", {}, badge("bad", e.config, u.reason), " ", u.reason));
+  }
+  if (!here.length) return null;
+  return h("div", { class: "endpoints", role: "group", "aria-label": "Endpoints" }, h("h3", {}, "Listening"), h("ul", {}, here));
 }
 
 /** The agent's containers, each with its streamed files, states and counters. */

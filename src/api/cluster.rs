@@ -52,6 +52,136 @@ pub struct ConnectionJson {
     pub suppressed: bool,
 }
 
+/// Where the configs listen: `GET /api/endpoints`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointsJson {
+    pub endpoints: Vec<EndpointJson>,
+}
+
+/// One config that listens on the network.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointJson {
+    pub config: String,
+    pub ports: Vec<ListenPortJson>,
+    /// Agents whose running executor holds the config's ports.
+    pub agents: Vec<EndpointAgentJson>,
+    /// Agents that get no executor because their offers lack some of the
+    /// config's ports.
+    pub unavailable: Vec<UnavailableJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnavailableJson {
+    pub agent_id: String,
+    pub hostname: String,
+    /// Why, e.g. `the agent's offers do not hold port 40000`.
+    pub reason: String,
+    /// When the last such offer was declined.
+    pub since: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListenPortJson {
+    pub port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// The input plugin that listens.
+    pub plugin: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointAgentJson {
+    pub agent_id: String,
+    pub hostname: String,
+    /// `host:port`, one per port.
+    pub addresses: Vec<String>,
+}
+
+/// Per config that listens on a port (`port =>` of a network input), the
+/// agents where it listens and at which `host:port`: those whose executor
+/// runs with the current ports reserved from Mesos.
+#[utoipa::path(get, path = "/api/endpoints", responses((status = 200, body = EndpointsJson)))]
+pub async fn endpoints(State(app): State<AppState>) -> Json<EndpointsJson> {
+    let unavailable = app.live.ports_unavailable();
+    Json(app.journal.read(|s| endpoints_of(s, &unavailable)))
+}
+
+fn endpoints_of(
+    s: &Projections,
+    unavailable: &BTreeMap<String, crate::live::PortsUnavailable>,
+) -> EndpointsJson {
+    use crate::events::TaskState;
+    use crate::state::ports;
+    let declared = ports::declared(&s.config_set());
+    let current = s
+        .settings
+        .as_ref()
+        .map(|st| ports::launch_fingerprint(&st.fingerprint(), &declared));
+    let holding: Vec<(&String, &str)> = s
+        .cluster
+        .tasks
+        .values()
+        .filter(|t| t.state == TaskState::Running)
+        .filter(|t| current.as_deref().is_none_or(|f| f == t.fingerprint))
+        .filter_map(|t| {
+            let agent = s.cluster.agents.get(&t.agent_id)?;
+            Some((&t.agent_id, agent.hostname.as_str()))
+        })
+        .collect();
+    let mut by_config: BTreeMap<&str, Vec<&ports::Declared>> = BTreeMap::new();
+    for d in &declared {
+        by_config.entry(d.config.as_str()).or_default().push(d);
+    }
+    EndpointsJson {
+        endpoints: by_config
+            .into_iter()
+            .map(|(config, ports)| {
+                let numbers =
+                    ports::numbers(&ports.iter().map(|d| (*d).clone()).collect::<Vec<_>>());
+                EndpointJson {
+                    config: config.to_owned(),
+                    ports: ports
+                        .iter()
+                        .map(|d| ListenPortJson {
+                            port: d.port,
+                            protocol: d.protocol.to_owned(),
+                            plugin: d.plugin.clone(),
+                        })
+                        .collect(),
+                    agents: holding
+                        .iter()
+                        .map(|(agent_id, hostname)| EndpointAgentJson {
+                            agent_id: (*agent_id).clone(),
+                            hostname: (*hostname).to_owned(),
+                            addresses: numbers.iter().map(|p| format!("{hostname}:{p}")).collect(),
+                        })
+                        .collect(),
+                    unavailable: unavailable
+                        .iter()
+                        .filter_map(|(agent_id, u)| {
+                            let missing: Vec<String> = u
+                                .missing
+                                .iter()
+                                .filter(|p| numbers.contains(p))
+                                .map(u16::to_string)
+                                .collect();
+                            (!missing.is_empty()).then(|| UnavailableJson {
+                                agent_id: agent_id.clone(),
+                                hostname: u.hostname.clone(),
+                                reason: format!(
+                                    "the agent's offers do not hold port {} (Mesos agents offer ports:[31000-32000] unless their --resources say otherwise)",
+                                    missing.join(", ")
+                                ),
+                                since: to_rfc3339(u.at),
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    }
+}
+
 /// The framework's registration with Mesos and this replica's connection.
 #[utoipa::path(get, path = "/api/framework", responses((status = 200, body = FrameworkJson)))]
 pub async fn framework(State(app): State<AppState>) -> Json<FrameworkJson> {

@@ -104,6 +104,13 @@ impl From<Rejection> for ApiError {
                 position: Some((line, column)),
                 ..ApiError::bad_request("invalid_config", message)
             },
+            Rejection::UnknownPlugin { line, column, .. } => ApiError {
+                position: Some((line, column)),
+                ..ApiError::bad_request("unknown_plugin", message)
+            },
+            Rejection::PortTaken { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "port_taken", message)
+            }
             Rejection::AlreadyExists { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", message)
             }

@@ -121,6 +121,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/config-dir", get(host_config::config_dir))
         .route("/framework", get(cluster::framework))
+        .route("/endpoints", get(cluster::endpoints))
         .route("/executors", get(cluster::executors))
         .route("/executors/summary", get(cluster::summary))
         .route("/metrics/history", get(history::history))

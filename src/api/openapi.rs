@@ -38,6 +38,7 @@ use crate::views;
         host_config::put,
         host_config::config_dir,
         cluster::framework,
+        cluster::endpoints,
         cluster::executors,
         cluster::summary,
         history::history,

@@ -67,6 +67,16 @@ pub struct CommonArgs {
     )]
     pub host_path_allow: Vec<String>,
 
+    /// Logstash plugins installed on the agents besides the bundled ones, as gem names
+    /// (logstash-filter-tld,...); configs may name only bundled plugins and these.
+    #[arg(
+        long,
+        value_name = "GEMS",
+        value_delimiter = ',',
+        env = "LOGSTASH_MESOS_LOGSTASH_PLUGINS"
+    )]
+    pub logstash_plugins: Vec<crate::logstash::catalog::ExtraPlugin>,
+
     /// Accept Logstash plugins and settings that run commands or code on the agents
     /// or read or write agent files of the config's choosing (`exec`, `pipe`, `ruby`,
     /// the `file` output, `path` of the `file` input, ...; docs/security.md lists them).
@@ -168,7 +178,8 @@ impl CommonArgs {
             raft_listen: None,
             config_dir: self.config_dir.clone(),
             host_paths: HostPathPolicy::new(&self.host_path_allow)
-                .allowing_host_plugins(self.allow_host_plugins),
+                .allowing_host_plugins(self.allow_host_plugins)
+                .with_extra_plugins(self.logstash_plugins.iter().cloned()),
             ui: !self.no_ui,
             http,
         })

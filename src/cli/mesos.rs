@@ -116,6 +116,12 @@ pub struct MesosArgs {
     )]
     pub docker_socket: String,
 
+    /// URI of an offline Logstash plugin pack (`logstash-plugin prepare-offline-pack`)
+    /// the Mesos fetcher downloads into each executor's sandbox; the executor installs
+    /// the plugins from it instead of the network.
+    #[arg(long, value_name = "URI", env = "LOGSTASH_MESOS_LOGSTASH_PLUGIN_PACK")]
+    pub logstash_plugin_pack: Option<String>,
+
     /// Extra environment for the executors, `NAME=VALUE`, repeatable (e.g. RUST_LOG=debug).
     #[arg(
         long = "executor-env",
@@ -226,6 +232,7 @@ impl MesosArgs {
             constraints,
             docker_socket: self.docker_socket.clone(),
             environment,
+            plugin_pack: self.logstash_plugin_pack.clone(),
         })
     }
 

@@ -49,7 +49,14 @@ pub fn local(args: LocalArgs) -> anyhow::Result<()> {
     let workload = if args.no_executor {
         None
     } else {
-        Some(args.workload.settings(config.data_dir.join("executor"))?)
+        let mut settings = args.workload.settings(config.data_dir.join("executor"))?;
+        // The in-process executor installs what the API accepts.
+        for plugin in &args.common.logstash_plugins {
+            if !settings.logstash.plugins.contains(plugin) {
+                settings.logstash.plugins.push(plugin.clone());
+            }
+        }
+        Some(settings)
     };
     until_signal(|stop| async move {
         let data_dir = config.data_dir.clone();
@@ -86,7 +93,19 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let this_binary = std::env::current_exe()
         .ok()
         .map(|p| p.display().to_string());
-    let launch = args.mesos.launch(this_binary)?;
+    let mut launch = args.mesos.launch(this_binary)?;
+    if !args.common.logstash_plugins.is_empty() {
+        // The executors install the plugins the API accepts.
+        let gems: Vec<String> = args
+            .common
+            .logstash_plugins
+            .iter()
+            .map(|p| p.gem())
+            .collect();
+        launch
+            .environment
+            .push(("LOGSTASH_MESOS_INSTALL_PLUGINS".into(), gems.join(",")));
+    }
     let framework = args.mesos.framework(&hostname(), args.listen.port());
     let replica = args.cluster.node_id;
     until_signal(|stop| async move {
@@ -131,7 +150,9 @@ pub fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
     let default_state = PathBuf::from("/var/lib/logstash-mesos")
         .join(&env.framework_id)
         .join(env.agent_id.as_deref().unwrap_or("agent"));
-    let settings = args.settings(default_state)?;
+    let mut settings = args.settings(default_state)?;
+    settings.agent.agent_id = env.agent_id.clone().unwrap_or_default();
+    settings.agent.framework_id = env.framework_id.clone();
     until_signal(|stop| async move {
         match DockerWorkload::start(settings, &stop).await {
             Ok(workload) => agent::run(env, workload, stop).await?,

@@ -60,6 +60,30 @@ pub struct WorkloadArgs {
     #[arg(long, default_value = "/", env = "LOGSTASH_MESOS_HOST_ROOT")]
     pub host_root: String,
 
+    /// Logstash plugins the executor installs with `logstash-plugin install` before
+    /// starting Logstash, as gem names (the scheduler passes its --logstash-plugins).
+    #[arg(
+        long,
+        value_name = "GEMS",
+        value_delimiter = ',',
+        env = "LOGSTASH_MESOS_INSTALL_PLUGINS"
+    )]
+    pub install_plugins: Vec<crate::logstash::catalog::ExtraPlugin>,
+
+    /// An offline Logstash plugin pack (a file, relative to the sandbox) to install
+    /// the plugins from (the scheduler's --logstash-plugin-pack, fetched by Mesos).
+    #[arg(long, value_name = "FILE", env = "LOGSTASH_MESOS_PLUGIN_PACK")]
+    pub plugin_pack: Option<PathBuf>,
+
+    /// Container labels copied onto every event as `container.labels.<name>` (comma-separated).
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        env = "LOGSTASH_MESOS_CONTAINER_LABELS"
+    )]
+    pub container_labels: Vec<String>,
+
     /// How long the old file must be quiet after a rotation before it is let go.
     #[arg(long, hide = true, default_value = "2500ms", value_parser = super::common::positive_duration)]
     pub rotate_quiet: Duration,
@@ -101,8 +125,21 @@ impl WorkloadArgs {
                 heap_mib: self.logstash_heap,
                 dir: state_dir.join("logstash"),
                 reload_interval: Duration::from_secs(3),
+                plugins: self.install_plugins.clone(),
+                plugin_pack: self.plugin_pack.clone(),
             },
             host_root: self.host_root.clone(),
+            agent: crate::executor::pipeline::AgentInfo {
+                host_name: crate::executor::pipeline::host_name(),
+                agent_id: String::new(),
+                framework_id: String::new(),
+                container_labels: self
+                    .container_labels
+                    .iter()
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| !l.is_empty())
+                    .collect(),
+            },
         })
     }
 

@@ -47,6 +47,48 @@ pub struct ExecutorReport {
     pub totals: Totals,
     /// Recent errors, newest last, for the operator.
     pub errors: Vec<String>,
+    /// Each config's Logstash pipeline on the agent, from Logstash's
+    /// monitoring API; empty from executors older than this field.
+    pub pipelines: Vec<PipelineHealth>,
+}
+
+/// The reports of executors built before [`ExecutorReport::pipelines`]
+/// (the encoding is not self-describing, so the old shape is decoded apart).
+#[derive(Deserialize)]
+struct ExecutorReportV1 {
+    config_version: Option<u64>,
+    streams: Vec<StreamReport>,
+    logstash: LogstashHealth,
+    totals: Totals,
+    errors: Vec<String>,
+}
+
+/// One config's pipeline in the agent's Logstash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineHealth {
+    /// The config's name.
+    pub config: String,
+    /// Logstash's `pipeline.id`.
+    pub id: String,
+    pub state: PipelineState,
+    /// `events.in` / `events.out` of `_node/stats/pipelines`.
+    pub events_in: u64,
+    pub events_out: u64,
+    /// `reloads.failures`.
+    pub reload_failures: u64,
+    /// `reloads.last_error.message`, while the last load or reload failed.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PipelineState {
+    /// Written, not yet seen by Logstash (or its API is not up).
+    Starting,
+    /// Running; with `last_error`, the previous config runs since the
+    /// reload of the new one failed.
+    Running,
+    /// Failed to start: this config ships nothing, the others run on.
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +152,17 @@ impl ExecutorReport {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        codec::decode(bytes)
+        codec::decode(bytes).or_else(|e| match codec::decode::<ExecutorReportV1>(bytes) {
+            Ok(old) => Ok(ExecutorReport {
+                config_version: old.config_version,
+                streams: old.streams,
+                logstash: old.logstash,
+                totals: old.totals,
+                errors: old.errors,
+                pipelines: Vec::new(),
+            }),
+            Err(_) => Err(e),
+        })
     }
 }
 
@@ -146,8 +198,40 @@ mod tests {
             logstash: LogstashHealth::Running,
             totals: Totals::default(),
             errors: vec![],
+            pipelines: vec![PipelineHealth {
+                config: "nginx".into(),
+                id: "nginx-1234abcd".into(),
+                state: PipelineState::Failed,
+                events_in: 0,
+                events_out: 0,
+                reload_failures: 2,
+                last_error: Some("File paths must be absolute".into()),
+            }],
         };
         assert_eq!(ExecutorReport::decode(&report.encode()).unwrap(), report);
         assert!(ExecutorReport::decode(b"garbage").is_err());
+    }
+
+    #[test]
+    fn reports_of_older_executors_still_decode() {
+        #[derive(Serialize)]
+        struct Old {
+            config_version: Option<u64>,
+            streams: Vec<StreamReport>,
+            logstash: LogstashHealth,
+            totals: Totals,
+            errors: Vec<String>,
+        }
+        let old = codec::encode(&Old {
+            config_version: Some(7),
+            streams: vec![],
+            logstash: LogstashHealth::Running,
+            totals: Totals::default(),
+            errors: vec!["e".into()],
+        });
+        let report = ExecutorReport::decode(&old).unwrap();
+        assert_eq!(report.config_version, Some(7));
+        assert_eq!(report.errors, ["e"]);
+        assert!(report.pipelines.is_empty());
     }
 }

@@ -1,8 +1,10 @@
-//! Supervising the agent's Logstash: the executor writes the rendered pipeline
-//! atomically, starts Logstash with automatic config reload (so a config change
-//! does not restart it), restarts it with backoff when it dies, captures its
+//! Supervising the agent's Logstash: the executor writes one pipeline file per
+//! config and `pipelines.yml` atomically, starts Logstash with automatic config
+//! reload (so a config change reloads only the pipelines whose file changed,
+//! without a restart), restarts it with backoff when it dies, captures its
 //! output into the executor's log, and tells its health.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::Backoff;
 use crate::events::messages::LogstashHealth;
 
+use super::monitoring::{Observed, api_port, observed};
+use super::pipeline::{PipelineFile, pipelines_yml};
+use crate::logstash::catalog::ExtraPlugin;
+
 /// Lines Logstash prints once its pipelines run (7.x and 8.x).
-const READY_MARKERS: &[&str] = &[
-    "Pipelines running",
-    "Successfully started Logstash API endpoint",
-];
+const READY_MARKERS: &[&str] = &["Pipelines running", super::monitoring::API_STARTED];
 const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A Logstash that ran this long resets the restart backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(300);
@@ -32,14 +35,33 @@ pub struct LogstashSettings {
     pub bin: String,
     /// Heap in MiB (`LS_JAVA_OPTS=-Xms -Xmx`); 0 keeps Logstash's default.
     pub heap_mib: u32,
-    /// Holds `pipeline.conf`, Logstash's `data/` and `logs/`.
+    /// Holds `settings/` (`logstash.yml`, `pipelines.yml`), `pipelines/`,
+    /// Logstash's `data/` and `logs/`.
     pub dir: PathBuf,
     /// How often Logstash re-reads the pipeline.
     pub reload_interval: Duration,
+    /// Plugins to install with `logstash-plugin install` before Logstash starts.
+    pub plugins: Vec<ExtraPlugin>,
+    /// An offline plugin pack (fetched into the sandbox) to install from instead
+    /// of the network.
+    pub plugin_pack: Option<PathBuf>,
 }
+
+/// How long one `logstash-plugin install` may take.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How often the monitoring API is read, and how long one read may take.
+const POLL_EVERY: Duration = Duration::from_secs(5);
+const POLL_TIMEOUT: Duration = Duration::from_secs(3);
 
 struct Shared {
     health: Mutex<(LogstashHealth, Option<String>)>,
+    /// The monitoring API's port, from Logstash's log; cleared when it stops.
+    api_port: Mutex<Option<u16>>,
+    /// Why installing the extra plugins failed, if it did.
+    install_error: Mutex<Option<String>>,
+    /// What the monitoring API last showed; `None` while unreachable.
+    observed: Mutex<Option<BTreeMap<String, Observed>>>,
     written: Notify,
     changed: Notify,
 }
@@ -47,7 +69,8 @@ struct Shared {
 /// A running supervisor; cheap to query from the executor's loop.
 pub struct Supervisor {
     shared: Arc<Shared>,
-    pipeline: PathBuf,
+    layout: Layout,
+    reload_interval: Duration,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -56,43 +79,75 @@ impl Supervisor {
     pub fn start(settings: LogstashSettings, cancel: &CancellationToken) -> Supervisor {
         let shared = Arc::new(Shared {
             health: Mutex::new((LogstashHealth::Starting, None)),
+            api_port: Mutex::new(None),
+            install_error: Mutex::new(None),
+            observed: Mutex::new(None),
             written: Notify::new(),
             changed: Notify::new(),
         });
-        let pipeline = settings.dir.join("pipeline.conf");
+        let layout = Layout::new(&settings.dir);
+        let reload_interval = settings.reload_interval;
         let stop = cancel.child_token();
         let task = tokio::spawn(supervise(settings, shared.clone(), stop.clone()));
+        tokio::spawn(poll_monitoring(shared.clone(), stop.clone()));
         Supervisor {
             shared,
-            pipeline,
+            layout,
+            reload_interval,
             stop,
             task,
         }
     }
 
-    pub fn pipeline_path(&self) -> &Path {
-        &self.pipeline
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
-    /// Writes the pipeline atomically (Logstash never reads half a file);
-    /// returns whether it changed.
-    pub fn write_pipeline(&self, text: &str) -> std::io::Result<bool> {
-        if std::fs::read_to_string(&self.pipeline).is_ok_and(|old| old == text) {
-            return Ok(false);
+    /// Writes the pipelines: each changed pipeline file, then `pipelines.yml`
+    /// and `logstash.yml` if they changed, each atomically (Logstash never
+    /// reads half a file), then removes the files of pipelines that are gone.
+    /// Unchanged files are not touched, so Logstash reloads only the
+    /// pipelines that changed. Returns the ids of the pipelines written.
+    pub fn write_pipelines(&self, pipelines: &[PipelineFile]) -> std::io::Result<Vec<String>> {
+        let layout = &self.layout;
+        std::fs::create_dir_all(&layout.pipelines)?;
+        std::fs::create_dir_all(&layout.settings)?;
+        let mut written = Vec::new();
+        for p in pipelines {
+            if write_if_changed(&layout.pipelines.join(format!("{}.conf", p.id)), &p.text)? {
+                written.push(p.id.clone());
+            }
         }
-        if let Some(dir) = self.pipeline.parent() {
-            std::fs::create_dir_all(dir)?;
+        write_if_changed(
+            &layout.settings.join("logstash.yml"),
+            &logstash_yml(self.reload_interval),
+        )?;
+        let listed = write_if_changed(
+            &layout.pipelines_yml(),
+            &pipelines_yml(pipelines, &layout.pipelines),
+        )?;
+        let keep: std::collections::BTreeSet<String> =
+            pipelines.iter().map(|p| format!("{}.conf", p.id)).collect();
+        for entry in std::fs::read_dir(&layout.pipelines)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".conf") && !keep.contains(&name) {
+                std::fs::remove_file(entry.path())?;
+            }
         }
-        let tmp = self.pipeline.with_extension("conf.tmp");
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
+        if listed || !written.is_empty() {
+            self.shared.written.notify_one();
         }
-        std::fs::rename(&tmp, &self.pipeline)?;
-        self.shared.written.notify_one();
-        Ok(true)
+        Ok(written)
+    }
+
+    /// Why installing the extra plugins failed, if it did.
+    pub fn install_error(&self) -> Option<String> {
+        lock(&self.shared.install_error).clone()
+    }
+
+    /// What Logstash's monitoring API last showed, by pipeline id.
+    pub fn observed(&self) -> Option<BTreeMap<String, Observed>> {
+        lock(&self.shared.observed).clone()
     }
 
     pub fn health(&self) -> (LogstashHealth, Option<String>) {
@@ -138,6 +193,107 @@ impl Supervisor {
     }
 }
 
+/// Where the supervisor keeps Logstash's files below its directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// `--path.settings`: `logstash.yml` and `pipelines.yml`.
+    pub settings: PathBuf,
+    /// One `<pipeline id>.conf` per pipeline.
+    pub pipelines: PathBuf,
+    pub data: PathBuf,
+    pub logs: PathBuf,
+}
+
+impl Layout {
+    pub fn new(dir: &Path) -> Layout {
+        Layout {
+            settings: dir.join("settings"),
+            pipelines: dir.join("pipelines"),
+            data: dir.join("data"),
+            logs: dir.join("logs"),
+        }
+    }
+
+    pub fn pipelines_yml(&self) -> PathBuf {
+        self.settings.join("pipelines.yml")
+    }
+}
+
+/// The monitoring API listens on loopback only, on the first free port of
+/// Logstash's default range; the supervisor learns which from Logstash's log.
+fn logstash_yml(reload_interval: Duration) -> String {
+    format!(
+        "# Written by logstash-mesos.\napi.http.host: \"127.0.0.1\"\napi.http.port: \"9600-9700\"\nconfig.reload.automatic: true\nconfig.reload.interval: \"{}s\"\n",
+        reload_interval.as_secs().max(1)
+    )
+}
+
+/// Writes `text` to `path` atomically unless it already holds it.
+fn write_if_changed(path: &Path, text: &str) -> std::io::Result<bool> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(false);
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(true)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads the monitoring API every [`POLL_EVERY`] while Logstash said where
+/// it listens; each read is bounded by [`POLL_TIMEOUT`] and a size limit.
+async fn poll_monitoring(shared: Arc<Shared>, stop: CancellationToken) {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(POLL_TIMEOUT)
+        .no_proxy()
+        .build()
+    else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(POLL_EVERY) => {}
+        }
+        let port = *lock(&shared.api_port);
+        let seen = match port {
+            Some(port) => read_monitoring(&client, port).await,
+            None => None,
+        };
+        *lock(&shared.observed) = seen;
+    }
+}
+
+async fn read_monitoring(
+    client: &reqwest::Client,
+    port: u16,
+) -> Option<BTreeMap<String, Observed>> {
+    const LIMIT: usize = 4 << 20;
+    let get = |path: &'static str| {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        async move {
+            let response = client.get(url).send().await.ok()?.error_for_status().ok()?;
+            let body = response.bytes().await.ok()?;
+            (body.len() <= LIMIT)
+                .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+                .flatten()
+        }
+    };
+    let pipelines = get("/_node/pipelines").await?;
+    let stats = get("/_node/stats/pipelines").await?;
+    Some(observed(&pipelines, &stats))
+}
+
 fn set(shared: &Shared, health: LogstashHealth, message: Option<String>) {
     *shared.health.lock().unwrap_or_else(|e| e.into_inner()) = (health, message);
     shared.changed.notify_waiters();
@@ -161,7 +317,9 @@ pub fn resolve(bin: &str) -> Option<PathBuf> {
 }
 
 async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: CancellationToken) {
-    let pipeline = settings.dir.join("pipeline.conf");
+    let layout = Layout::new(&settings.dir);
+    let pipeline = layout.pipelines_yml();
+    let mut installed = settings.plugins.is_empty() && settings.plugin_pack.is_none();
     let mut retries = Backoff::new(Duration::from_secs(1), RESTART_BACKOFF_MAX)
         .without_jitter()
         .retries();
@@ -186,9 +344,20 @@ async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: Cancel
                 _ = shared.written.notified() => {}
             }
         }
+        if !installed {
+            let outcome = tokio::select! {
+                _ = stop.cancelled() => return,
+                outcome = install_plugins(&program, &settings) => outcome,
+            };
+            if let Err(e) = &outcome {
+                tracing::warn!(error = %e, "installing the Logstash plugins failed; pipelines using them will fail");
+            }
+            *lock(&shared.install_error) = outcome.err();
+            installed = true;
+        }
         set(&shared, LogstashHealth::Starting, None);
         let started = Instant::now();
-        let outcome = run_once(&program, &settings, &pipeline, &shared, &stop).await;
+        let outcome = run_once(&program, &settings, &layout, &shared, &stop).await;
         if stop.is_cancelled() {
             set(
                 &shared,
@@ -210,25 +379,80 @@ async fn supervise(settings: LogstashSettings, shared: Arc<Shared>, stop: Cancel
     }
 }
 
+/// What `logstash-plugin install` is run with: the pack's `file://` URI
+/// (offline agents), else the gem names. Arguments, never shell text.
+pub fn install_arguments(plugins: &[ExtraPlugin], pack: Option<&Path>) -> Vec<String> {
+    let mut args = vec!["install".to_owned()];
+    match pack {
+        Some(pack) => args.push(format!("file://{}", pack.display())),
+        None => args.extend(plugins.iter().map(ExtraPlugin::gem)),
+    }
+    args
+}
+
+/// Installs the extra plugins with the `logstash-plugin` next to the
+/// `logstash` program; the error says why it failed, with its output.
+async fn install_plugins(logstash: &Path, settings: &LogstashSettings) -> Result<(), String> {
+    let tool = logstash.with_file_name("logstash-plugin");
+    let pack = settings.plugin_pack.as_ref().map(|p| {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(p))
+            .unwrap_or_else(|_| p.clone())
+    });
+    let args = install_arguments(&settings.plugins, pack.as_deref());
+    tracing::info!(tool = %tool.display(), ?args, "installing Logstash plugins");
+    let run = Command::new(&tool)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = match tokio::time::timeout(INSTALL_TIMEOUT, run).await {
+        Err(_) => {
+            return Err(format!(
+                "logstash-plugin {} timed out after {INSTALL_TIMEOUT:?}",
+                args.join(" ")
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("cannot run {}: {e}", tool.display())),
+        Ok(Ok(output)) => output,
+    };
+    if output.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    let tail: String = text
+        .trim()
+        .chars()
+        .rev()
+        .take(500)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    Err(format!(
+        "logstash-plugin {} failed ({}): {tail}",
+        args.join(" "),
+        output.status
+    ))
+}
+
 /// Runs Logstash until it exits or `stop`; returns how it ended.
 async fn run_once(
     program: &Path,
     settings: &LogstashSettings,
-    pipeline: &Path,
+    layout: &Layout,
     shared: &Arc<Shared>,
     stop: &CancellationToken,
 ) -> String {
     let mut command = Command::new(program);
     command
-        .arg("--path.config")
-        .arg(pipeline)
-        .arg("--config.reload.automatic")
-        .arg("--config.reload.interval")
-        .arg(format!("{}s", settings.reload_interval.as_secs().max(1)))
+        .arg("--path.settings")
+        .arg(&layout.settings)
         .arg("--path.data")
-        .arg(settings.dir.join("data"))
+        .arg(&layout.data)
         .arg("--path.logs")
-        .arg(settings.dir.join("logs"))
+        .arg(&layout.logs)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -240,7 +464,7 @@ async fn run_once(
         );
     }
     let pid_file = settings.dir.join("logstash.pid");
-    stop_stale(&pid_file, pipeline).await;
+    stop_stale(&pid_file, &layout.settings).await;
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return format!("cannot start {}: {e}", program.display()),
@@ -274,13 +498,15 @@ async fn run_once(
     for task in [out, err].into_iter().flatten() {
         let _ = task.await;
     }
+    *lock(&shared.api_port) = None;
+    *lock(&shared.observed) = None;
     outcome
 }
 
 /// Stops a Logstash left running by an executor that was killed (SIGKILL
 /// gives it no chance to stop its child): two Logstash on one sincedb would
-/// ship lines twice. Only a process whose command line names our pipeline.
-async fn stop_stale(pid_file: &Path, pipeline: &Path) {
+/// ship lines twice. Only a process whose command line names our settings.
+async fn stop_stale(pid_file: &Path, settings: &Path) {
     let Some(pid) = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|p| p.trim().parse::<u32>().ok())
@@ -288,7 +514,7 @@ async fn stop_stale(pid_file: &Path, pipeline: &Path) {
         return;
     };
     let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-        let needle = pipeline.as_os_str().as_encoded_bytes();
+        let needle = settings.as_os_str().as_encoded_bytes();
         cmdline.windows(needle.len()).any(|w| w == needle)
     });
     if !ours {
@@ -318,9 +544,33 @@ fn capture(
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::info!(target: "logstash", "{line}");
+            if let Some(port) = api_port(&line) {
+                *lock(&shared.api_port) = Some(port);
+            }
             if READY_MARKERS.iter().any(|m| line.contains(m)) {
                 set(&shared, LogstashHealth::Running, None);
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugins_install_by_gem_name_or_from_the_pack() {
+        let plugins: Vec<ExtraPlugin> = ["logstash-filter-tld", "logstash-output-kusto"]
+            .iter()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        assert_eq!(
+            install_arguments(&plugins, None),
+            ["install", "logstash-filter-tld", "logstash-output-kusto"]
+        );
+        assert_eq!(
+            install_arguments(&plugins, Some(Path::new("/sandbox/pack.zip"))),
+            ["install", "file:///sandbox/pack.zip"]
+        );
+    }
 }

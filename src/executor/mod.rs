@@ -49,6 +49,7 @@ pub mod layout;
 pub mod lines;
 pub mod logstash;
 pub mod matching;
+pub mod monitoring;
 pub mod pipeline;
 pub mod sincedb;
 pub mod spool;

@@ -14,7 +14,8 @@ use super::agent::Workload;
 use super::discovery::{self, DiscoverySettings, DockerError, Snapshot};
 use super::logstash::{LogstashSettings, Supervisor};
 use super::matching::{self, RequiredLabel};
-use super::pipeline;
+use super::monitoring;
+use super::pipeline::{self, AgentInfo};
 use super::stream::StreamSettings;
 use super::streams::StreamManager;
 
@@ -34,6 +35,8 @@ pub struct WorkloadSettings {
     pub logstash: LogstashSettings,
     /// Where the agent's root file system is visible (host-level configs).
     pub host_root: String,
+    /// What the metadata on every event says about the agent.
+    pub agent: AgentInfo,
 }
 
 pub struct DockerWorkload {
@@ -44,6 +47,8 @@ pub struct DockerWorkload {
     logstash: Option<Supervisor>,
     skipped: Vec<String>,
     errors: VecDeque<String>,
+    /// `(pipeline id, config)` of the pipelines last written.
+    pipelines: Vec<(String, String)>,
 }
 
 impl DockerWorkload {
@@ -65,6 +70,7 @@ impl DockerWorkload {
             logstash: Some(logstash),
             skipped: Vec::new(),
             errors: VecDeque::new(),
+            pipelines: Vec::new(),
         })
     }
 
@@ -137,19 +143,26 @@ impl Workload for DockerWorkload {
         let rendered = pipeline::render(
             configs,
             &desired,
+            &snapshot.containers,
             |key| Target {
                 glob: manager.spool_glob(key),
                 sincedb: manager.sincedb_path(key).display().to_string(),
             },
             &self.settings.host_root,
+            &self.settings.agent,
         );
+        self.pipelines = rendered
+            .pipelines
+            .iter()
+            .map(|p| (p.id.clone(), p.config.clone()))
+            .collect();
         let mut errors = rendered.errors;
         if let Some(logstash) = &self.logstash
-            && let Err(e) = logstash.write_pipeline(&rendered.text)
+            && let Err(e) = logstash.write_pipelines(&rendered.pipelines)
         {
             errors.push(format!(
-                "cannot write {}: {e}",
-                logstash.pipeline_path().display()
+                "cannot write the pipelines in {}: {e}",
+                logstash.layout().pipelines.display()
             ));
         }
         for e in errors {
@@ -169,14 +182,27 @@ impl Workload for DockerWorkload {
             .map(Supervisor::health)
             .unwrap_or((LogstashHealth::NotInstalled, None));
         let mut errors: Vec<String> = self.skipped.clone();
+        errors.extend(
+            self.logstash
+                .as_ref()
+                .and_then(Supervisor::install_error)
+                .map(|e| format!("logstash plugins: {e}")),
+        );
         errors.extend(logstash_message.map(|m| format!("logstash: {m}")));
         errors.extend(self.errors.iter().cloned());
+        let seen = self.logstash.as_ref().and_then(Supervisor::observed);
         ExecutorReport {
             config_version: self.configs.as_ref().map(|c| c.version),
             streams,
             logstash,
             totals,
             errors,
+            // Without Logstash no pipeline runs, and none is about to.
+            pipelines: if logstash == LogstashHealth::NotInstalled {
+                Vec::new()
+            } else {
+                monitoring::health(&self.pipelines, seen.as_ref())
+            },
         }
     }
 

@@ -57,11 +57,22 @@ pub struct Report {
     pub report: ExecutorReport,
 }
 
+/// An agent whose offers lack ports the configs listen on, so it gets no
+/// executor (from the latest offer declined for that reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortsUnavailable {
+    pub hostname: String,
+    pub missing: Vec<u16>,
+    /// When the offer was declined (unix ms).
+    pub at: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct Live {
     connection: RwLock<Connection>,
     reports: RwLock<BTreeMap<String, Report>>,
     history: Mutex<History>,
+    ports_unavailable: RwLock<BTreeMap<String, PortsUnavailable>>,
 }
 
 impl Live {
@@ -107,6 +118,27 @@ impl Live {
 
     pub fn reports(&self) -> BTreeMap<String, Report> {
         self.reports
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records (`Some`) or clears (`None`, on a launch there) that the
+    /// agent's offers lack declared ports.
+    pub fn set_ports_unavailable(&self, agent_id: &str, unavailable: Option<PortsUnavailable>) {
+        let mut all = self
+            .ports_unavailable
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        match unavailable {
+            Some(u) => all.insert(agent_id.to_owned(), u),
+            None => all.remove(agent_id),
+        };
+    }
+
+    /// Agents whose offers lack declared ports, by agent id.
+    pub fn ports_unavailable(&self) -> BTreeMap<String, PortsUnavailable> {
+        self.ports_unavailable
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()

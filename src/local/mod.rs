@@ -28,9 +28,10 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 pub async fn run(
     journal: Arc<Journal>,
     live: Arc<Live>,
-    settings: WorkloadSettings,
+    mut settings: WorkloadSettings,
     cancel: CancellationToken,
 ) -> Result<(), SubmitError> {
+    settings.agent.agent_id = LOCAL_AGENT.into();
     let mut workload = match DockerWorkload::start(settings, &cancel).await {
         Ok(w) => w,
         Err(e) => {

@@ -15,10 +15,12 @@
 //! [`MAX_DEPTH`] levels is rejected so that no input can exhaust the stack.
 
 mod ast;
+pub mod catalog;
 mod error;
 pub mod host_access;
 mod parser;
 mod paths;
+pub mod ports;
 pub mod render;
 
 #[cfg(test)]

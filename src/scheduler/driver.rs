@@ -24,10 +24,11 @@ use crate::mesos::scheduler::{
 };
 
 use super::launch::{self, LaunchIds};
-use super::offers::{self, Decision, SeenAgent};
+use super::offers::{self, Decision, DeclineReason, SeenAgent};
+use super::ports;
 use super::settings::{FrameworkSettings, LaunchSettings};
 use super::upkeep::{self, KillReason, Replacing};
-use crate::live::{ConnectionState, Live, Report};
+use crate::live::{ConnectionState, Live, PortsUnavailable, Report};
 use crate::state::reports;
 
 /// How often the loop looks at what needs doing besides events.
@@ -388,7 +389,10 @@ impl Leader {
         offers: Vec<crate::mesos::proto::v1::Offer>,
     ) -> Result<(), DriverError> {
         let views: Vec<offers::Offer> = offers.iter().map(launch::offer_view).collect();
-        let needs = self.launch.requirements(&self.framework.role);
+        let mut needs = self.launch.requirements(&self.framework.role);
+        let configs = self.journal.read(|s| s.config_set());
+        let declared = ports::declared(&configs);
+        needs.ports = ports::numbers(&declared);
         for view in &views {
             let eligible = needs
                 .constraints
@@ -398,10 +402,8 @@ impl Leader {
                 .seen
                 .insert(view.agent_id.clone(), SeenAgent { eligible });
         }
-        let (decisions, configs) = self
-            .journal
-            .read(|s| (offers::decide(&views, s, &needs), s.config_set()));
-        let fingerprint = self.launch.executor.fingerprint();
+        let decisions = self.journal.read(|s| offers::decide(&views, s, &needs));
+        let fingerprint = ports::launch_fingerprint(&self.launch.executor.fingerprint(), &declared);
         let mut declines: BTreeMap<u64, Vec<OfferId>> = BTreeMap::new();
         for (decision, offer) in decisions.into_iter().zip(&offers) {
             match decision {
@@ -410,7 +412,19 @@ impl Leader {
                     reason,
                     ..
                 } => {
-                    tracing::debug!(agent = %offer.hostname, ?reason, "declining offer");
+                    if let DeclineReason::PortsUnavailable(missing) = &reason {
+                        tracing::warn!(agent = %offer.hostname, ?missing, "the agent does not offer the ports the configs listen on");
+                        self.live.set_ports_unavailable(
+                            &offer.agent_id.value,
+                            Some(PortsUnavailable {
+                                hostname: offer.hostname.clone(),
+                                missing: missing.clone(),
+                                at: now_millis(),
+                            }),
+                        );
+                    } else {
+                        tracing::debug!(agent = %offer.hostname, ?reason, "declining offer");
+                    }
                     declines
                         .entry(refuse_seconds.to_bits())
                         .or_default()
@@ -419,6 +433,7 @@ impl Leader {
                 Decision::Launch {
                     agent_id, hostname, ..
                 } => {
+                    self.live.set_ports_unavailable(&agent_id, None);
                     let ids = LaunchIds::new(&agent_id, now_millis());
                     let task = match launch::task_info(
                         offer,
@@ -540,8 +555,10 @@ impl Leader {
 
     async fn on_tick(&self, caller: &Caller, memory: &mut Memory) {
         let now = Instant::now();
-        let fingerprint = self.launch.executor.fingerprint();
+        let settings = self.launch.executor.fingerprint();
         let (kills, deliveries, configs) = self.journal.read(|s| {
+            let declared = ports::declared(&s.config_set());
+            let fingerprint = ports::launch_fingerprint(&settings, &declared);
             (
                 upkeep::kills(s, &fingerprint, memory.replacing.as_ref(), now),
                 upkeep::deliveries(s, &memory.sent, now),
@@ -569,6 +586,7 @@ impl Leader {
                     if kill.reason == KillReason::StaleSettings {
                         memory.replacing = Some(Replacing {
                             agent_id: kill.agent_id,
+                            task_id: kill.task_id.clone(),
                             since: now,
                         });
                     }

@@ -65,6 +65,11 @@ fn resource_view(r: &Resource) -> offers::Resource {
         allocated_to: r.allocation_info.as_ref().and_then(|a| a.role.clone()),
         scalar: r.scalar.map(|s| s.value),
         revocable: r.revocable.is_some(),
+        ranges: r
+            .ranges
+            .iter()
+            .flat_map(|rs| rs.range.iter().map(|x| (x.begin, x.end)))
+            .collect(),
     }
 }
 
@@ -131,7 +136,9 @@ impl LaunchIds {
 /// The TaskInfo that starts our executor on the offer's agent, with resources
 /// cut from the offer's entries (keeping their role, reservation and
 /// allocation fields so Mesos accepts them) and the current config set in
-/// `data`, so the executor does not wait for the first message.
+/// `data`, so the executor does not wait for the first message. The ports
+/// the configs listen on are the task's too, published in its
+/// `DiscoveryInfo`.
 pub fn task_info(
     offer: &mesos::Offer,
     settings: &LaunchSettings,
@@ -139,6 +146,7 @@ pub fn task_info(
     ids: &LaunchIds,
     configs: &ConfigSet,
 ) -> Result<TaskInfo, LaunchError> {
+    let declared = super::ports::declared(configs);
     let e = &settings.executor;
     let cpus = f64::from(e.cpus_milli) / 1000.0;
     let mem = f64::from(e.mem_mib);
@@ -159,6 +167,15 @@ pub fn task_info(
     if disk > 0.0 {
         task_resources.extend(take(&mut pool, "disk", disk)?);
     }
+    task_resources.extend(
+        super::ports::take_ports(&mut pool, &super::ports::numbers(&declared)).map_err(|port| {
+            LaunchError::ShortOf {
+                name: format!("ports ({port})"),
+                needed: 1.0,
+                available: 0.0,
+            }
+        })?,
+    );
     let grace = DurationInfo {
         nanoseconds: i64::try_from(GRACE_PERIOD.as_nanos()).unwrap_or(i64::MAX),
     };
@@ -186,6 +203,7 @@ pub fn task_info(
             grace_period: Some(grace),
         }),
         data: Some(ToExecutor::Configs(configs.clone()).encode()),
+        discovery: (!declared.is_empty()).then(|| super::ports::discovery(&declared)),
         ..Default::default()
     })
 }
@@ -229,11 +247,30 @@ fn round_milli(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// The file name the Mesos fetcher gives a URI's download in the sandbox.
+fn fetched_name(uri: &str) -> String {
+    let path = uri.split(['?', '#']).next().unwrap_or(uri);
+    path.rsplit('/').next().unwrap_or(path).to_owned()
+}
+
 fn command(settings: &LaunchSettings) -> CommandInfo {
+    let pack = settings.plugin_pack.as_ref().map(|uri| {
+        (
+            command_info::Uri {
+                value: uri.clone(),
+                executable: Some(false),
+                extract: Some(false),
+                cache: Some(true),
+                output_file: None,
+            },
+            ("LOGSTASH_MESOS_PLUGIN_PACK".to_owned(), fetched_name(uri)),
+        )
+    });
     let environment = Some(Environment {
         variables: settings
             .environment
             .iter()
+            .chain(pack.iter().map(|(_, env)| env))
             .map(|(name, value)| environment::Variable {
                 name: name.clone(),
                 r#type: Some(environment::variable::Type::Value as i32),
@@ -257,6 +294,7 @@ fn command(settings: &LaunchSettings) -> CommandInfo {
         ),
         ExecutorCommand::Image { .. } => ("logstash-mesos".to_owned(), Vec::new()),
     };
+    let uris = uris.into_iter().chain(pack.map(|(uri, _)| uri)).collect();
     CommandInfo {
         uris,
         environment,
@@ -380,6 +418,7 @@ mod tests {
             constraints: vec![],
             docker_socket: "/var/run/docker.sock".into(),
             environment: vec![("RUST_LOG".into(), "info".into())],
+            plugin_pack: None,
         }
     }
 
@@ -465,6 +504,24 @@ mod tests {
         assert_eq!(command.uris[0].value, "http://repo/logstash-mesos");
         assert_eq!(command.uris[0].executable, Some(true));
         assert_eq!(command.environment.unwrap().variables[0].name, "RUST_LOG");
+
+        // An offline plugin pack is fetched into the sandbox and named to the executor.
+        let mut with_pack = with_uri.clone();
+        with_pack.plugin_pack = Some("https://repo/packs/plugins-8.19.zip?sig=x".into());
+        let task = task_info(&plenty, &with_pack, "*", &ids, &ConfigSet::default()).unwrap();
+        let command = task.executor.unwrap().command.unwrap();
+        assert_eq!(command.uris.len(), 2);
+        assert_eq!(
+            command.uris[1].value,
+            "https://repo/packs/plugins-8.19.zip?sig=x"
+        );
+        assert_eq!(command.uris[1].extract, Some(false));
+        let env = command.environment.unwrap().variables;
+        let pack = env
+            .iter()
+            .find(|v| v.name == "LOGSTASH_MESOS_PLUGIN_PACK")
+            .unwrap();
+        assert_eq!(pack.value.as_deref(), Some("plugins-8.19.zip"));
 
         let image = settings(ExecutorCommand::Image {
             image: "registry/logstash-mesos:1".into(),

@@ -11,5 +11,6 @@ pub mod driver;
 pub mod launch;
 pub mod leadership;
 pub mod offers;
+pub mod ports;
 pub mod settings;
 pub mod upkeep;

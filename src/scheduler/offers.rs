@@ -31,6 +31,8 @@ pub struct Resource {
     pub allocated_to: Option<String>,
     pub scalar: Option<f64>,
     pub revocable: bool,
+    /// `[begin, end]` ranges of a ranges resource (`ports`).
+    pub ranges: Vec<(u64, u64)>,
 }
 
 /// The executor's resource needs and placement rules.
@@ -41,6 +43,8 @@ pub struct Requirements {
     pub mem_mib: f64,
     pub disk_mib: f64,
     pub constraints: Vec<Constraint>,
+    /// Ports the configs listen on: the offer must hold all of them.
+    pub ports: Vec<u16>,
 }
 
 /// How long a declined agent's resources stay away, by reason.
@@ -75,6 +79,8 @@ pub enum DeclineReason {
     Constraint(String),
     /// Not enough of a resource (name, needed, offered).
     ShortOf(String, f64, f64),
+    /// The agent does not offer these ports the configs listen on.
+    PortsUnavailable(Vec<u16>),
 }
 
 /// Decides every offer of a batch. Launches are recorded in the log before
@@ -117,6 +123,13 @@ pub fn decide(offers: &[Offer], state: &State, needs: &Requirements) -> Vec<Deci
                         DeclineReason::ShortOf(name.into(), needed, offered),
                     );
                 }
+            }
+            let missing = super::ports::missing(&offer.resources, &needs.ports, &needs.role);
+            if !missing.is_empty() {
+                return decline(
+                    REFUSE_SHORT_OF_RESOURCES_SECS,
+                    DeclineReason::PortsUnavailable(missing),
+                );
             }
             launched_now.insert(&offer.agent_id);
             Decision::Launch {
@@ -178,6 +191,7 @@ mod tests {
             allocated_to: None,
             scalar: Some(amount),
             revocable: false,
+            ranges: vec![],
         }
     }
 
@@ -211,6 +225,7 @@ mod tests {
             mem_mib: 256.0,
             disk_mib: 0.0,
             constraints: vec![],
+            ports: vec![],
         }
     }
 

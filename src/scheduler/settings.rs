@@ -37,6 +37,8 @@ pub struct LaunchSettings {
     pub docker_socket: String,
     /// Extra environment for the executor (its own flags), name → value.
     pub environment: Vec<(String, String)>,
+    /// URI of an offline Logstash plugin pack for the Mesos fetcher.
+    pub plugin_pack: Option<String>,
 }
 
 impl LaunchSettings {
@@ -47,6 +49,7 @@ impl LaunchSettings {
             mem_mib: f64::from(self.executor.mem_mib),
             disk_mib: f64::from(self.executor.disk_mib),
             constraints: self.constraints.clone(),
+            ports: Vec::new(),
         }
     }
 }

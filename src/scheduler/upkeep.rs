@@ -32,6 +32,8 @@ pub enum KillReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replacing {
     pub agent_id: String,
+    /// The stale task killed there.
+    pub task_id: String,
     pub since: Instant,
 }
 
@@ -40,7 +42,9 @@ pub struct Replacing {
 /// Duplicates on one agent are killed at once, keeping the best one (current
 /// settings and running, then the newest). Stale executors are replaced one at
 /// a time: the next only once no launch is in flight and the previous
-/// replacement runs with the current settings (or timed out).
+/// replacement runs (or timed out). A replacement launched for fingerprint
+/// that changed again meanwhile counts as running too: it is replaced in its
+/// turn, instead of holding the new rollout back until the timeout.
 pub fn kills(
     state: &State,
     fingerprint: &str,
@@ -83,10 +87,10 @@ pub fn kills(
     });
     let previous_done = replacing.is_none_or(|r| {
         now.duration_since(r.since) >= REPLACEMENT_TIMEOUT
-            || state
-                .cluster
-                .tasks_on(&r.agent_id)
-                .any(|t| t.fingerprint == fingerprint && t.state == TaskState::Running)
+            || state.cluster.tasks_on(&r.agent_id).any(|t| {
+                t.state == TaskState::Running
+                    && (t.fingerprint == fingerprint || t.task_id != r.task_id)
+            })
     });
     if in_flight || !previous_done {
         return Vec::new();
@@ -188,19 +192,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn stale_executors_are_replaced_one_at_a_time() {
-        let now = Instant::now();
+    /// Two agents running executors with fingerprint `old`; the first one
+    /// killed (and gone) for `new`: the state, what is being replaced, the kill.
+    fn first_replacement(old: &str, new: &str, now: Instant) -> (State, Replacing, Vec<Kill>) {
         let mut state = State::default();
         for (agent, task) in [("a1", "t1"), ("a2", "t2")] {
-            launch(&mut state, agent, task, "old");
+            launch(&mut state, agent, task, old);
             set(&mut state, agent, task, TaskState::Running);
         }
-        let first = kills(&state, "new", None, now);
+        let first = kills(&state, new, None, now);
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].reason, KillReason::StaleSettings);
         let replacing = Replacing {
             agent_id: first[0].agent_id.clone(),
+            task_id: first[0].task_id.clone(),
             since: now,
         };
         set(
@@ -209,6 +214,13 @@ mod tests {
             &first[0].task_id,
             TaskState::Killed,
         );
+        (state, replacing, first)
+    }
+
+    #[test]
+    fn stale_executors_are_replaced_one_at_a_time() {
+        let now = Instant::now();
+        let (mut state, replacing, _) = first_replacement("old", "new", now);
         // Not again until the replacement runs with the new settings.
         assert_eq!(kills(&state, "new", Some(&replacing), now), []);
         launch(&mut state, "a1", "t3", "new");
@@ -225,6 +237,7 @@ mod tests {
         // A replacement that never comes up stops blocking after the timeout.
         let stuck = Replacing {
             agent_id: "gone".into(),
+            task_id: "t0".into(),
             since: now,
         };
         assert_eq!(kills(&state, "new", Some(&stuck), now), []);
@@ -232,6 +245,17 @@ mod tests {
             kills(&state, "new", Some(&stuck), now + REPLACEMENT_TIMEOUT).len(),
             1
         );
+    }
+
+    #[test]
+    fn a_rollout_started_during_another_does_not_wait_for_the_timeout() {
+        let now = Instant::now();
+        let (mut state, replacing, first) = first_replacement("v1", "v2", now);
+        launch(&mut state, &first[0].agent_id, "t3", "v2");
+        set(&mut state, &first[0].agent_id, "t3", TaskState::Running);
+        // The target moved to v3 after t3 came up with v2: the rollout goes on.
+        let next = kills(&state, "v3", Some(&replacing), now);
+        assert_eq!(next.len(), 1, "{next:?}");
     }
 
     #[test]

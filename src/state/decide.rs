@@ -2,7 +2,7 @@
 
 use crate::events::{Command, Event};
 
-use super::validate::{RULES_VERSION, validate};
+use super::validate::{RULES_VERSION, port_taken, validate_rules};
 use super::{Rejection, State};
 
 /// Decides which events a command yields against `state`, or why it is refused.
@@ -17,6 +17,9 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
     match command {
         Command::Checked { rules, command } => {
             check(*rules, command)?;
+            if *rules >= 3 {
+                ports_free(state, command)?;
+            }
             decide(state, command)
         }
         Command::CreateConfig { name, kind, input } => {
@@ -224,10 +227,32 @@ fn check(rules: u16, command: &Command) -> Result<(), Rejection> {
         });
     }
     match rules {
-        RULES_VERSION => validate(command),
+        2..=RULES_VERSION => validate_rules(rules, command),
         other => Err(Rejection::Malformed {
             reason: format!("validation rules version {other} is not one a leader stamps"),
         }),
+    }
+}
+
+/// The ports a create, update or revert would listen on are not another
+/// config's (rules version 3).
+fn ports_free(state: &State, command: &Command) -> Result<(), Rejection> {
+    match command {
+        Command::CreateConfig { name, input, .. } | Command::UpdateConfig { name, input } => {
+            port_taken(state, name, input)
+        }
+        Command::RevertConfig { name, version } => {
+            let target = state
+                .configs
+                .history(name)
+                .and_then(|h| h.version(*version))
+                .and_then(|v| v.input.as_deref());
+            match target {
+                Some(input) => port_taken(state, name, input),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
     }
 }
 

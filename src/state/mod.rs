@@ -11,6 +11,7 @@ mod audit;
 mod cluster;
 mod configs;
 mod decide;
+pub mod ports;
 mod rejection;
 pub mod reports;
 mod validate;

@@ -36,4 +36,18 @@ pub enum Rejection {
     /// The command is not one a leader of this cluster proposes.
     #[error("malformed command: {reason}")]
     Malformed { reason: String },
+    /// Another config listens on the port already.
+    #[error("port {port}/{protocol} is taken by config {by:?}")]
+    PortTaken {
+        port: u16,
+        protocol: String,
+        by: String,
+    },
+    /// The config names a plugin Logstash on the agents does not have.
+    #[error("unknown plugin at line {line}, column {column}: {message}")]
+    UnknownPlugin {
+        line: u32,
+        column: u32,
+        message: String,
+    },
 }

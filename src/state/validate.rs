@@ -10,25 +10,39 @@
 //! (the name rule, the Logstash parser, the path rules) needs a new rules
 //! version, with the old behaviour kept for entries stamped with the old one.
 
+use std::collections::BTreeSet;
+
 use crate::events::{Actor, Command, ConfigKind};
 use crate::logstash;
+use crate::logstash::catalog::ExtraPlugin;
 
 use super::Rejection;
 
 /// The version of the checks below. 1: nothing was checked while deciding
 /// (commands were checked once, where they were proposed). 2: names,
-/// Logstash configs and actors are checked while deciding.
-pub const RULES_VERSION: u16 = 2;
+/// Logstash configs and actors are checked while deciding. 3: also an
+/// input's `port` must be a whole number 1..=65535, and a port may be
+/// listened on by one config only ([`port_taken`], checked in `decide`).
+pub const RULES_VERSION: u16 = 3;
 
 /// Longest config name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
 
 /// The checks of [`RULES_VERSION`] on a command.
 pub fn validate(command: &Command) -> Result<(), Rejection> {
+    validate_rules(RULES_VERSION, command)
+}
+
+/// The checks of rules version `rules` (2 or later) on a command.
+pub fn validate_rules(rules: u16, command: &Command) -> Result<(), Rejection> {
     match command {
         Command::CreateConfig { name, input, .. } | Command::UpdateConfig { name, input } => {
             validate_name(name)?;
-            validate_input(input)
+            validate_input(input)?;
+            if rules >= 3 {
+                validate_ports(input)?;
+            }
+            Ok(())
         }
         Command::RevertConfig { name, .. } | Command::DeleteConfig { name } => validate_name(name),
         _ => Ok(()),
@@ -175,6 +189,55 @@ pub fn validate_input(input: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Every `port` of an input names one port (rules version 3).
+fn validate_ports(input: &str) -> Result<(), Rejection> {
+    let Ok(config) = logstash::parse(input) else {
+        return Ok(());
+    };
+    match logstash::ports::bad_port(&config) {
+        Some(span) => {
+            let (line, column) = logstash::line_column(input, span.start);
+            Err(Rejection::InvalidConfig {
+                line,
+                column,
+                message: "port must be a whole number from 1 to 65535".into(),
+            })
+        }
+        None => Ok(()),
+    }
+}
+
+/// The first port `input` listens on that another live config than `name`
+/// listens on too (same number and protocol): on every agent both would
+/// bind it, and Mesos can give it to one task only. Rules version 3.
+pub fn port_taken(state: &super::State, name: &str, input: &str) -> Result<(), Rejection> {
+    let Ok(config) = logstash::parse(input) else {
+        return Ok(());
+    };
+    let wanted = logstash::ports::listen_ports(&config);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    for other in state.configs.live().filter(|c| c.name != name) {
+        let Ok(theirs) = logstash::parse(other.input) else {
+            continue;
+        };
+        let theirs = logstash::ports::listen_ports(&theirs);
+        if let Some(p) = wanted.iter().find(|w| {
+            theirs
+                .iter()
+                .any(|t| t.port == w.port && t.protocol == w.protocol)
+        }) {
+            return Err(Rejection::PortTaken {
+                port: p.port,
+                protocol: p.protocol.to_owned(),
+                by: other.name.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What configs may reach on the agents (`--host-path-allow`,
 /// `--allow-host-plugins`): Logstash runs there as the executor's user with
 /// the agent's file system visible, so a per-image config names files only
@@ -186,6 +249,8 @@ pub fn validate_input(input: &str) -> Result<(), Rejection> {
 pub struct HostPathPolicy {
     allowed: Vec<String>,
     allow_host_plugins: bool,
+    /// Installed on the agents besides the bundled ones (`--logstash-plugins`).
+    extra_plugins: BTreeSet<ExtraPlugin>,
 }
 
 impl Default for HostPathPolicy {
@@ -209,7 +274,14 @@ impl HostPathPolicy {
                 })
                 .collect(),
             allow_host_plugins: false,
+            extra_plugins: BTreeSet::new(),
         }
+    }
+
+    /// Accept these plugins besides those bundled with Logstash.
+    pub fn with_extra_plugins(mut self, plugins: impl IntoIterator<Item = ExtraPlugin>) -> Self {
+        self.extra_plugins = plugins.into_iter().collect();
+        self
     }
 
     /// Accept the plugins and settings of [`logstash::HOST_ACCESS_RULES`].
@@ -220,7 +292,10 @@ impl HostPathPolicy {
 
     /// Checks a config's text for its kind, as a create or update of it
     /// would be checked: it must parse, name files only the way its kind
-    /// may, and use no refused plugin or setting.
+    /// may, use only plugins Logstash on the agents has (bundled or extra),
+    /// and no refused plugin or setting. These checks depend on the
+    /// operator's flags, so the leader applies them on admission; they are
+    /// not part of [`RULES_VERSION`], which every replica applies alike.
     pub fn check(&self, kind: ConfigKind, input: &str) -> Result<(), Rejection> {
         let config = logstash::parse(input).map_err(|e| Rejection::InvalidConfig {
             line: e.line,
@@ -262,6 +337,22 @@ impl HostPathPolicy {
                     }
                 }
             }
+        }
+        if let Some(found) = logstash::catalog::unknown_plugin(&config, &self.extra_plugins) {
+            let (line, column) = logstash::line_column(input, found.span.start);
+            return Err(Rejection::UnknownPlugin {
+                line,
+                column,
+                message: format!(
+                    "no {} plugin named {:?} is bundled with Logstash {} or installed with \
+                     --logstash-plugins (logstash-{}-{})",
+                    found.kind.as_str(),
+                    found.name,
+                    logstash::catalog::bundled().logstash_version,
+                    found.kind.as_str(),
+                    found.name
+                ),
+            });
         }
         if !self.allow_host_plugins
             && let Some(found) = logstash::host_access(&config).first()

@@ -473,3 +473,121 @@ async fn reads_can_require_a_token() {
         assert_eq!(get(&local, path).await.status, 200, "{path}");
     }
 }
+
+#[tokio::test]
+async fn unknown_plugins_are_refused_at_their_place_and_extra_ones_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(dir.path(), &["--logstash-plugins", "logstash-filter-tld"]);
+    let before = get(&local, "/api/events").await.json["last_seq"].clone();
+    let unknown =
+        "input { file { docker-path => \"/var/log/a.log\" } }\nfilter {\n  geoip_plus { }\n}\n";
+    let answer = post(&local, json!({"name": "app", "input": unknown})).await;
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (400, "unknown_plugin"),
+        "{}",
+        answer.json
+    );
+    assert_eq!(
+        (
+            answer.json["error"]["line"].as_u64(),
+            answer.json["error"]["column"].as_u64()
+        ),
+        (Some(3), Some(3)),
+        "{}",
+        answer.json
+    );
+    let message = answer.json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("unknown plugin") && message.contains("geoip_plus"),
+        "{message}"
+    );
+    // An unknown codec too, and the same answer from the validate route.
+    let codec = "input { file { docker-path => \"/var/log/a.log\" codec => nosuch } }";
+    let validated = Answer::of(
+        client()
+            .post(local.url("/api/configs/validate"))
+            .json(&json!({"input": codec}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (validated.status, validated.error_code()),
+        (400, "unknown_plugin"),
+        "{}",
+        validated.json
+    );
+    assert_eq!(validated.json["error"]["column"].as_u64(), Some(57));
+    assert_eq!(get(&local, "/api/events").await.json["last_seq"], before);
+
+    // Bundled plugins and the ones named in --logstash-plugins are accepted.
+    let known = "input { file { docker-path => \"/var/log/a.log\" codec => json } }\nfilter { tld { } grok { } }\noutput { elasticsearch { } }\n";
+    let created = post(&local, json!({"name": "app", "input": known})).await;
+    assert_eq!(created.status, 201, "{}", created.json);
+}
+
+#[tokio::test]
+async fn two_configs_cannot_listen_on_one_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(dir.path(), &[]);
+    let first = "input { syslog { port => 5514 } }";
+    assert_eq!(
+        post(&local, json!({"name": "a", "input": first}))
+            .await
+            .status,
+        201
+    );
+    // syslog listens on TCP and UDP: a udp input on 5514 collides too.
+    let answer = post(
+        &local,
+        json!({"name": "b", "input": "input {\n udp { port => 5514 } }"}),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (409, "port_taken"),
+        "{}",
+        answer.json
+    );
+    assert!(
+        answer.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"a\"")
+    );
+    // Another port is fine, and so is updating a config on its own port.
+    assert_eq!(
+        post(
+            &local,
+            json!({"name": "b", "input": "input { udp { port => 5515 } }"})
+        )
+        .await
+        .status,
+        201
+    );
+    let same = Answer::of(
+        client()
+            .put(local.url("/api/configs/a"))
+            .json(&json!({"input": "input { syslog { port => 5514 type => \"x\" } }"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(same.status, 200, "{}", same.json);
+    // A port that names no port is refused at its place.
+    let bad = post(
+        &local,
+        json!({"name": "c", "input": "input { tcp { port => \"http\" } }"}),
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.error_code()),
+        (400, "invalid_config"),
+        "{}",
+        bad.json
+    );
+    assert_eq!(bad.json["error"]["column"].as_u64(), Some(23));
+}

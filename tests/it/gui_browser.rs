@@ -889,3 +889,34 @@ async fn every_page_fits_a_wide_and_a_narrow_window() {
     report("every_page_fits", started, &browser);
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_unknown_plugin_is_shown_at_its_line() {
+    let started = Instant::now();
+    let Some(browser) = Browser::start("an_unknown_plugin_is_shown_at_its_line").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(dir.path(), &[]);
+
+    browser.goto(&local.url("/#/configs/new")).await;
+    browser.wait_ready("configs").await;
+    browser.type_into("#config-name", "plugins/app:1").await;
+    // Line 5 names a filter Logstash does not bundle.
+    let unknown = "input {\n  file { docker-path => \"/var/log/app.log\" }\n}\nfilter {\n  geoip_plus { }\n}\n";
+    browser.set_value("#config-input", unknown).await;
+    browser.wait_for(".editor[data-error-line=\"5\"]").await;
+    browser
+        .wait_for(".editor-gutter [data-line=\"5\"].error")
+        .await;
+    browser.wait_for_text("#validation", "unknown plugin").await;
+    browser.click("#save-config").await;
+    browser
+        .wait_for_text("#validation", "Not saved: line 5")
+        .await;
+    browser.screenshot("configs-unknown-plugin").await;
+    let missing = call(&local, "GET", "/api/configs/plugins%2Fapp%3A1", None, None).await;
+    assert_eq!(missing.status, 404, "{}", missing.json);
+    report("an_unknown_plugin_is_shown_at_its_line", started, &browser);
+    browser.close().await;
+}

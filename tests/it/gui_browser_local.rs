@@ -123,6 +123,13 @@ async fn the_dashboard_and_the_node_card_show_the_streaming_containers() {
     browser
         .wait_for_text("#node-detail .streams", "streaming")
         .await;
+    // The config's Logstash pipeline, with the stand-in's health.
+    browser
+        .wait_for_text(
+            &format!("#node-detail .pipelines li.pipeline[data-config=\"{BUSYBOX}\"][data-state=\"Running\"]"),
+            "running",
+        )
+        .await;
     browser
         .assert_no_horizontal_overflow("nodes at 1280×800")
         .await;
@@ -133,6 +140,18 @@ async fn the_dashboard_and_the_node_card_show_the_streaming_containers() {
         .await;
     browser.screenshot("local-nodes-narrow").await;
     browser.viewport(WIDE).await;
+
+    // The config page says where the config runs and how its pipeline does.
+    browser
+        .route(&format!("#/configs/edit/{}", support::encode(BUSYBOX)))
+        .await;
+    browser
+        .wait_for_text(
+            "#config-pipelines li.pipeline[data-agent=\"local\"][data-state=\"Running\"]",
+            "running",
+        )
+        .await;
+    browser.screenshot("local-config-runtime").await;
     eprintln!(
         "the_dashboard_and_the_node_card_show_streams: {:.1} s (screenshots in {})",
         started.elapsed().as_secs_f64(),

@@ -25,6 +25,7 @@ mod host_plugins;
 mod http_limits;
 mod layering;
 mod mesos_client_faults;
+mod mesos_ports_real;
 mod mesos_real_client;
 mod mesos_scheduler_real;
 mod mesos_tls;

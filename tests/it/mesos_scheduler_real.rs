@@ -45,21 +45,6 @@ async fn acknowledged(master: &str, name: &str, framework_id: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Waits until the master shows exactly one running task of ours per agent.
-async fn one_running_per_agent(master: &str, name: &str, agents: usize) -> Vec<(String, String)> {
-    wait_for(
-        Duration::from_secs(60),
-        "one running executor per agent",
-        || async {
-            let state = mesos::state(master).await;
-            let tasks = mesos::running_tasks(mesos::framework(&state, name)?);
-            let distinct: BTreeSet<&String> = tasks.iter().map(|(_, agent)| agent).collect();
-            (tasks.len() == agents && distinct.len() == agents).then_some(tasks)
-        },
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduler_against_the_real_master() {
     let Some(master) = mesos::master_url("scheduler_against_the_real_master") else {
@@ -71,21 +56,11 @@ async fn scheduler_against_the_real_master() {
     let name = format!("lm-test-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let binary = env!("CARGO_BIN_EXE_logstash-mesos");
-    let args = [
-        "--master",
-        master.as_str(),
-        "--framework-name",
-        name.as_str(),
-        "--failover-timeout",
-        "5min",
-        "--executor-binary",
-        binary,
-    ];
+    let args = mesos::scheduler_args(&master, &name);
     let mut scheduler = Instance::scheduler(&data, &args);
 
     // One executor per agent, each running, no more.
-    let tasks = one_running_per_agent(&master, &name, agents).await;
+    let tasks = mesos::one_running_per_agent(&master, &name, agents).await;
     let ours = wait_for(
         Duration::from_secs(30),
         "the API to show every executor running",
@@ -161,7 +136,7 @@ async fn scheduler_against_the_real_master() {
         },
     )
     .await;
-    one_running_per_agent(&master, &name, agents).await;
+    mesos::one_running_per_agent(&master, &name, agents).await;
     let before_restart = launches(&scheduler).await;
     assert_eq!(before_restart, agents as u64 + 1);
 
@@ -187,7 +162,7 @@ async fn scheduler_against_the_real_master() {
         before_restart,
         "the restart launched again"
     );
-    one_running_per_agent(&master, &name, agents).await;
+    mesos::one_running_per_agent(&master, &name, agents).await;
     let state = mesos::state(&master).await;
     let active: Vec<&Value> = state["frameworks"]
         .as_array()
@@ -238,11 +213,11 @@ async fn scheduler_against_the_real_master() {
         fewest_running + 1 >= agents,
         "more than one executor was down at a time ({fewest_running} of {agents} running)"
     );
-    one_running_per_agent(&master, &name, agents).await;
+    mesos::one_running_per_agent(&master, &name, agents).await;
 
     // --teardown removes the framework from the master.
     scheduler.terminate();
-    let status = std::process::Command::new(binary)
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
         .args(["scheduler", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .args(["--master", &master, "--framework-name", &name, "--teardown"])

@@ -71,19 +71,9 @@ async fn a_new_leader_resubscribes_with_the_same_framework_id() {
     let agents = mesos::active_agents(&master).await;
     assert!(agents >= 1, "the harness has no active agents");
     let name = format!("lm-ha-{}", std::process::id());
-    let binary = env!("CARGO_BIN_EXE_logstash-mesos");
     let mut cluster = Cluster::start(
         3,
-        &[
-            "--master",
-            master.as_str(),
-            "--framework-name",
-            name.as_str(),
-            "--failover-timeout",
-            "5min",
-            "--executor-binary",
-            binary,
-        ],
+        &mesos::scheduler_args(&master, &name),
         "warn,openraft=off",
     );
     let (leader, _) = cluster.leader(&[1, 2, 3], Duration::from_secs(20)).await;

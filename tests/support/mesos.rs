@@ -147,3 +147,39 @@ pub fn teardown(data: &std::path::Path, master: &str, name: &str) {
         String::from_utf8_lossy(&teardown.stderr)
     );
 }
+
+/// The flags that start a scheduler as framework `name` on `master`, with
+/// this build's binary as the executor.
+pub fn scheduler_args<'a>(master: &'a str, name: &'a str) -> [&'a str; 8] {
+    [
+        "--master",
+        master,
+        "--framework-name",
+        name,
+        "--failover-timeout",
+        "5min",
+        "--executor-binary",
+        env!("CARGO_BIN_EXE_logstash-mesos"),
+    ]
+}
+
+/// Waits until the master shows exactly one running task of framework
+/// `name` per agent; returns them as (task id, agent id).
+pub async fn one_running_per_agent(
+    master: &str,
+    name: &str,
+    agents: usize,
+) -> Vec<(String, String)> {
+    wait_for(
+        Duration::from_secs(60),
+        "one running executor per agent",
+        || async {
+            let state = state(master).await;
+            let tasks = running_tasks(framework(&state, name)?);
+            let distinct: std::collections::BTreeSet<&String> =
+                tasks.iter().map(|(_, agent)| agent).collect();
+            (tasks.len() == agents && distinct.len() == agents).then_some(tasks)
+        },
+    )
+    .await
+}

@@ -43,10 +43,20 @@ impl Instance {
     /// Starts `logstash-mesos local` with its in-process executor, which
     /// touches only the containers labelled with `scope`.
     pub fn local_with_executor(data_dir: &Path, scope: &docker::Scope, args: &[&str]) -> Instance {
+        Instance::local_with_executor_env(data_dir, scope, args, &[])
+    }
+
+    /// [`Instance::local_with_executor`] with extra environment variables.
+    pub fn local_with_executor_env(
+        data_dir: &Path,
+        scope: &docker::Scope,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Instance {
         let label = scope.require_label();
         let mut all = vec!["--require-label", &label];
         all.extend_from_slice(args);
-        Instance::start("local", data_dir, &all)
+        Instance::start_at("local", "127.0.0.1:0", data_dir, &all, "warn", env)
     }
 
     /// Starts `logstash-mesos scheduler` the same way.
