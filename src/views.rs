@@ -325,11 +325,7 @@ impl ExecutorsJson {
     /// The `page` of `nodes`, in its order, with or without each one's
     /// `streams`.
     pub fn page(s: &State, nodes: &[Node<'_>], page: Page, streams: bool) -> ExecutorsJson {
-        let declared = crate::state::ports::declared(&s.config_set());
-        let current = s
-            .settings
-            .as_ref()
-            .map(|st| crate::state::ports::launch_fingerprint(&st.fingerprint(), &declared));
+        let current = s.launch_fingerprint();
         let executors = page
             .indices
             .iter()

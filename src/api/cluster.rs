@@ -113,10 +113,7 @@ fn endpoints_of(
     use crate::events::TaskState;
     use crate::state::ports;
     let declared = ports::declared(&s.config_set());
-    let current = s
-        .settings
-        .as_ref()
-        .map(|st| ports::launch_fingerprint(&st.fingerprint(), &declared));
+    let current = s.launch_fingerprint();
     let holding: Vec<(&String, &str)> = s
         .cluster
         .tasks

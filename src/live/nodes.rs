@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::ExecutorSettings;
 use crate::events::TaskState;
 use crate::events::messages::LogstashHealth;
 use crate::state::{Agent, State, Task};
@@ -38,7 +37,7 @@ pub fn nodes<'a>(
     rates: &'a BTreeMap<String, RatePoint>,
     now: u64,
 ) -> Vec<Node<'a>> {
-    let current = state.settings.as_ref().map(ExecutorSettings::fingerprint);
+    let current = state.launch_fingerprint();
     let mut tasks: BTreeMap<&str, &Task> = BTreeMap::new();
     for task in state.cluster.tasks.values() {
         // The same task `Cluster::tasks_on(..).last()` names.

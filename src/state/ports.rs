@@ -62,6 +62,18 @@ pub fn launch_fingerprint(settings_fingerprint: &str, declared: &[Declared]) -> 
     format!("{settings_fingerprint}+ports-{hash:016x}")
 }
 
+impl super::State {
+    /// The fingerprint an executor launched now carries: the logged
+    /// settings' and the declared ports'; none before settings are logged.
+    /// Views compare tasks with it, as the scheduler does.
+    pub fn launch_fingerprint(&self) -> Option<String> {
+        let declared = declared(&self.config_set());
+        self.settings
+            .as_ref()
+            .map(|s| launch_fingerprint(&s.fingerprint(), &declared))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -333,6 +333,46 @@ fn unchanged_settings_are_not_logged() {
     assert_eq!(state.settings, Some(settings.clone()));
 }
 
+#[test]
+fn the_launch_fingerprint_follows_the_settings_and_the_declared_ports() {
+    let settings = ExecutorSettings {
+        cpus_milli: 200,
+        mem_mib: 256,
+        disk_mib: 0,
+        logstash_heap_mib: 512,
+        command: ExecutorCommand::Binary {
+            path: "/usr/bin/logstash-mesos".into(),
+            uri: None,
+        },
+    };
+    let system = |command| Proposal {
+        at: 1,
+        actor: Actor::System,
+        command,
+    };
+    let (state, _, _) = run(&[system(Command::ChangeSettings {
+        settings: settings.clone(),
+    })]);
+    assert_eq!(state.launch_fingerprint(), Some(settings.fingerprint()));
+    let (listening, _, results) = run(&[
+        system(Command::ChangeSettings {
+            settings: settings.clone(),
+        }),
+        proposal(2, "alice", create("app", "input { tcp { port => 31555 } }")),
+    ]);
+    assert_eq!(results[1], Ok(1));
+    let with_ports = listening.launch_fingerprint().unwrap();
+    assert_ne!(with_ports, settings.fingerprint());
+    assert_eq!(
+        with_ports,
+        ports::launch_fingerprint(
+            &settings.fingerprint(),
+            &ports::declared(&listening.config_set())
+        )
+    );
+    assert_eq!(State::default().launch_fingerprint(), None);
+}
+
 const NAMES: &[&str] = &["nginx", "nginx:latest", "a/b/c", "ünï", "x*"];
 const ACTORS: &[&str] = &["alice", "bob", "config-dir"];
 
