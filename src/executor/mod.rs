@@ -42,7 +42,9 @@
 
 pub mod agent;
 pub mod checkpoint;
+pub mod confine;
 pub mod discovery;
+pub mod follow;
 pub mod layout;
 pub mod lines;
 pub mod logstash;
