@@ -98,6 +98,9 @@ struct ExecutorStreamsArgs {
     /// Period of the full container re-list, in seconds.
     #[arg(long, default_value_t = 30)]
     relist_every_secs: u64,
+    /// How streams read container files.
+    #[arg(long, value_enum, default_value = "auto")]
+    reader: logstash_mesos::executor::stream::ReaderChoice,
 }
 
 #[derive(Debug, Args)]
@@ -444,6 +447,17 @@ struct WorkloadArgs {
     /// Where the agent's root file system is visible to Logstash (host-level configs).
     #[arg(long, default_value = "/", env = "LOGSTASH_MESOS_HOST_ROOT")]
     host_root: String,
+
+    /// How streams read container files: `direct` through /proc/<pid>/root
+    /// (needs the host PID namespace and root), `exec` with `sh` and `tail -F`
+    /// in the container, `auto` direct where it works, else exec.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        env = "LOGSTASH_MESOS_READER"
+    )]
+    reader: logstash_mesos::executor::stream::ReaderChoice,
 }
 
 impl WorkloadArgs {
@@ -458,6 +472,7 @@ impl WorkloadArgs {
         streams.segment_size = self.spool_file_size;
         streams.budget = self.spool_budget;
         streams.start_position = self.start_position;
+        streams.reader = self.reader;
         Ok(WorkloadSettings {
             streams,
             discovery: discovery::DiscoverySettings::default(),
@@ -954,6 +969,7 @@ fn run_executor_streams(args: ExecutorStreamsArgs) -> anyhow::Result<()> {
     streams.start_position = args.start_position;
     streams.rotate_quiet = std::time::Duration::from_millis(args.rotate_quiet_ms);
     streams.flush_every = std::time::Duration::from_millis(args.flush_every_ms.max(10));
+    streams.reader = args.reader;
     let options = standalone::Options {
         configs: args.configs,
         require_label: args.require_label.map(|l| l.parse()).transpose()?,

@@ -60,6 +60,22 @@ pub struct StreamReport {
     /// Lines written to the spool twice: after an executor crash, those
     /// written after the last checkpoint are read again.
     pub duplicate_lines: u64,
+    /// How the file is read (`None` until the stream first ran).
+    pub reader: Option<StreamReader>,
+    /// How the reader follows the file, or why it is not the direct one.
+    pub reader_note: Option<String>,
+    /// Files gone before they were read to their end (renamed away or
+    /// deleted while the executor was down): a loss of unknown size each.
+    pub lost_files: u64,
+}
+
+/// The two ways a stream reads its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamReader {
+    /// Through `/proc/<pid>/root`, nothing run in the container.
+    Direct,
+    /// `docker exec` of `sh` and `tail -F` in the container.
+    Exec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +154,9 @@ mod tests {
                 dropped_bytes: 0,
                 rotations: 1,
                 duplicate_lines: 0,
+                reader: Some(StreamReader::Direct),
+                reader_note: Some("inotify".into()),
+                lost_files: 0,
             }],
             logstash: LogstashHealth::Running,
             totals: Totals::default(),

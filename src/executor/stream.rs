@@ -55,14 +55,17 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+mod direct;
+
 use super::checkpoint::{self, Checkpoint};
 use super::discovery::Backoff;
+use super::follow::FileId;
 use super::layout;
 use super::lines::LineBuffer;
 use super::matching::{DesiredStream, StreamKey};
 use super::spool::{self, SpoolWriter};
 use super::tail::{self, Fingerprint, ShellFingerprint, StderrLine};
-use crate::events::messages::StreamState;
+use crate::events::messages::{StreamReader, StreamState};
 
 /// Where a new stream (one without a checkpoint) starts reading.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -73,6 +76,19 @@ pub enum StartPosition {
     /// After what is in the file when the stream starts (it is read once to
     /// learn the offset, and thrown away).
     End,
+}
+
+/// Which reader streams use (`--reader`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReaderChoice {
+    /// The direct reader where it can work, else the exec reader (with the
+    /// reason in the stream's report).
+    #[default]
+    Auto,
+    /// Only the direct reader: a stream it cannot serve fails with the reason.
+    Direct,
+    /// Only the exec reader (`sh` and `tail` in the container).
+    Exec,
 }
 
 /// Tunables shared by all streams.
@@ -105,6 +121,13 @@ pub struct StreamSettings {
     pub request_timeout: Duration,
     /// How often the spool budget is enforced.
     pub budget_every: Duration,
+    pub reader: ReaderChoice,
+    /// How often the direct reader looks at the path (and at the file, when
+    /// inotify is not available).
+    pub poll_every: Duration,
+    /// How long a rotated file must be still, once the next file holds
+    /// data, before the direct reader moves on (see [`super::follow`]).
+    pub settle: Duration,
 }
 
 impl StreamSettings {
@@ -124,6 +147,9 @@ impl StreamSettings {
             retry_max: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             budget_every: Duration::from_secs(5),
+            reader: ReaderChoice::Auto,
+            poll_every: Duration::from_millis(250),
+            settle: Duration::from_millis(250),
         }
     }
 }
@@ -140,7 +166,11 @@ pub struct StreamStatus {
     pub cut_lines: AtomicU64,
     /// Old files' last lines that had no newline; one was added.
     pub unterminated_lines: AtomicU64,
+    /// Checkpointed files that were gone when the stream resumed: what they
+    /// got after the checkpoint is lost, of unknown size.
+    pub lost_files: AtomicU64,
     state: Mutex<(StreamState, Option<String>)>,
+    reader: Mutex<(Option<StreamReader>, Option<String>)>,
     slot: Mutex<Slot>,
     notify: Notify,
 }
@@ -163,7 +193,9 @@ impl StreamStatus {
             rotations: AtomicU64::new(0),
             cut_lines: AtomicU64::new(0),
             unterminated_lines: AtomicU64::new(0),
+            lost_files: AtomicU64::new(0),
             state: Mutex::new((StreamState::Streaming, None)),
+            reader: Mutex::new((None, None)),
             slot: Mutex::new(Slot {
                 want: Some(want),
                 exiting: false,
@@ -178,6 +210,15 @@ impl StreamStatus {
 
     fn set_state(&self, state: StreamState, reason: Option<String>) {
         *self.state.lock().expect("poisoned") = (state, reason);
+    }
+
+    /// The reader in use and how it works or why it was chosen.
+    pub fn reader(&self) -> (Option<StreamReader>, Option<String>) {
+        self.reader.lock().expect("poisoned").clone()
+    }
+
+    fn set_reader(&self, reader: StreamReader, note: Option<String>) {
+        *self.reader.lock().expect("poisoned") = (Some(reader), note);
     }
 
     /// Tells the task what should run now (`None`: stop and drain). Returns
@@ -231,6 +272,11 @@ enum SessionEnd {
     FileMissing,
     /// No `sh` or no `tail` in the container: wait for a restart.
     Unsupported(String),
+    /// The direct reader cannot work here; the reason.
+    Fallback(String),
+    /// The path would leave the container's root: nothing is read until
+    /// the container restarts.
+    Refused(String),
     /// The container is not running (stopped, or gone).
     ContainerStopped,
     /// The hard stop fired (shutdown grace over).
@@ -282,6 +328,10 @@ struct Stream {
     dirty: bool,
     /// The stream has no checkpoint yet and starts at the end.
     skip_existing: bool,
+    /// The file `consumed` is about, when the direct reader knows it.
+    file: Option<FileId>,
+    /// The container start for which the direct reader is ruled out, and why.
+    fallback: Option<(String, String)>,
 }
 
 impl Stream {
@@ -316,6 +366,10 @@ impl Stream {
             head: tail::from_hex(&cp.fingerprint).unwrap_or_default(),
             complete: cp.fingerprint_complete,
         };
+        let file = (cp.inode != 0).then_some(FileId {
+            dev: cp.device,
+            ino: cp.inode,
+        });
         let writer = SpoolWriter::open(&dir, settings.segment_size)
             .map_err(|e| format!("cannot open the spool {}: {e}", dir.display()))?;
         Ok(Stream {
@@ -330,6 +384,8 @@ impl Stream {
             lines: LineBuffer::new(settings.line_cap),
             dirty: false,
             skip_existing,
+            file,
+            fallback: None,
             settings,
         })
     }
@@ -363,7 +419,14 @@ impl Stream {
             // The PIDs recorded from now on belong to this container start.
             self.cp.started_at = want.started_at.clone();
             let began = Instant::now();
-            let end = self.session(&want, &hard_stop).await;
+            let end = match self.reader_for(&want) {
+                StreamReader::Direct => self.direct_session(&want, &hard_stop).await,
+                StreamReader::Exec => {
+                    let note = self.fallback.as_ref().map(|(_, why)| why.clone());
+                    self.status.set_reader(StreamReader::Exec, note);
+                    self.session(&want, &hard_stop).await
+                }
+            };
             tracing::debug!(stream = ?self.key, ?end, "exec ended");
             if began.elapsed() > Duration::from_secs(10) {
                 // It ran for a while: the next trouble is a new one.
@@ -383,9 +446,20 @@ impl Stream {
                     );
                     self.wait(backoff.next_delay(), &hard_stop).await;
                 }
-                SessionEnd::Unsupported(reason) => {
+                SessionEnd::Unsupported(reason) | SessionEnd::Refused(reason) => {
                     self.status.set_state(StreamState::Failed, Some(reason));
                     blocked_on = Some(want.started_at.clone());
+                }
+                SessionEnd::Fallback(reason) => {
+                    if self.settings.reader == ReaderChoice::Direct {
+                        self.status
+                            .set_reader(StreamReader::Direct, Some(reason.clone()));
+                        self.status.set_state(StreamState::Failed, Some(reason));
+                        blocked_on = Some(want.started_at.clone());
+                    } else {
+                        tracing::info!(stream = ?self.key, %reason, "using the exec reader");
+                        self.fallback = Some((want.started_at.clone(), reason));
+                    }
                 }
                 SessionEnd::ContainerStopped => {
                     self.status.set_state(
@@ -400,6 +474,18 @@ impl Stream {
                     self.wait(backoff.next_delay(), &hard_stop).await;
                 }
             }
+        }
+    }
+
+    /// The reader for this container start.
+    fn reader_for(&self, want: &DesiredStream) -> StreamReader {
+        match self.settings.reader {
+            ReaderChoice::Exec => StreamReader::Exec,
+            ReaderChoice::Direct => StreamReader::Direct,
+            ReaderChoice::Auto => match &self.fallback {
+                Some((started, _)) if *started == want.started_at => StreamReader::Exec,
+                _ => StreamReader::Direct,
+            },
         }
     }
 
@@ -448,6 +534,7 @@ impl Stream {
         self.status.rotations.fetch_add(1, Ordering::Relaxed);
         self.cp.generation += 1;
         self.consumed = 0;
+        self.file = None;
         self.fp = Fingerprint::default();
         self.skip_existing = false;
         self.dirty = true;
@@ -874,6 +961,7 @@ impl Stream {
         cp.offset = self.consumed;
         cp.fingerprint = tail::to_hex(&self.fp.head);
         cp.fingerprint_complete = self.fp.complete;
+        (cp.device, cp.inode) = self.file.map_or((0, 0), |f| (f.dev, f.ino));
         let path = self.checkpoint_path.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let result = writer.sync().map_err(|e| e.to_string()).and_then(|mark| {

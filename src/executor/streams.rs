@@ -229,6 +229,7 @@ impl Drop for StreamManager {
 fn report(entry: &Entry) -> StreamReport {
     let s = &entry.status;
     let (state, reason) = s.state();
+    let (reader, reader_note) = s.reader();
     StreamReport {
         container_id: entry.last.key.container_id.clone(),
         image: entry.last.image.clone(),
@@ -240,6 +241,9 @@ fn report(entry: &Entry) -> StreamReport {
         dropped_bytes: s.dropped_bytes.load(Ordering::Relaxed),
         rotations: s.rotations.load(Ordering::Relaxed),
         duplicate_lines: s.duplicate_lines.load(Ordering::Relaxed),
+        reader,
+        reader_note,
+        lost_files: s.lost_files.load(Ordering::Relaxed),
     }
 }
 

@@ -12,6 +12,7 @@ mod browser_guard;
 mod config_dir_safety;
 mod config_sources;
 mod durability;
+mod executor_direct;
 mod executor_docker;
 mod executor_local;
 mod gui_api;
