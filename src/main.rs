@@ -56,7 +56,7 @@ enum Command {
     /// Run the executor; started by the Mesos agent and configured from its MESOS_* environment.
     Executor(WorkloadArgs),
     /// Run everything on one machine without Mesos, for trying it out and development.
-    Local(LocalArgs),
+    Local(Box<LocalArgs>),
     /// Run only the executor's Docker streaming, driven by a config-set file
     /// (for tests and benchmarks).
     #[command(hide = true)]
@@ -458,6 +458,11 @@ struct WorkloadArgs {
         env = "LOGSTASH_MESOS_READER"
     )]
     reader: logstash_mesos::executor::stream::ReaderChoice,
+
+    /// How long the state (checkpoint, sincedb, spool) of a container that is
+    /// gone is kept before it is removed (`0s`: forever).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, env = "LOGSTASH_MESOS_STATE_RETENTION")]
+    state_retention: std::time::Duration,
 }
 
 impl WorkloadArgs {
@@ -473,6 +478,7 @@ impl WorkloadArgs {
         streams.budget = self.spool_budget;
         streams.start_position = self.start_position;
         streams.reader = self.reader;
+        streams.state_retention = (!self.state_retention.is_zero()).then_some(self.state_retention);
         Ok(WorkloadSettings {
             streams,
             discovery: discovery::DiscoverySettings::default(),

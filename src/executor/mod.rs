@@ -50,6 +50,7 @@ pub mod lines;
 pub mod logstash;
 pub mod matching;
 pub mod pipeline;
+pub mod retention;
 pub mod root;
 pub mod sincedb;
 pub mod spool;

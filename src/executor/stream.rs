@@ -128,6 +128,9 @@ pub struct StreamSettings {
     /// How long a rotated file must be still, once the next file holds
     /// data, before the direct reader moves on (see [`super::follow`]).
     pub settle: Duration,
+    /// How long the state of a stream no longer running is kept (see
+    /// [`super::retention`]); `None` keeps it forever.
+    pub state_retention: Option<Duration>,
 }
 
 impl StreamSettings {
@@ -150,6 +153,7 @@ impl StreamSettings {
             reader: ReaderChoice::Auto,
             poll_every: Duration::from_millis(250),
             settle: Duration::from_millis(250),
+            state_retention: Some(Duration::from_secs(24 * 3600)),
         }
     }
 }

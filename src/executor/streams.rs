@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::layout;
 use super::matching::{Desired, DesiredStream, StreamKey};
+use super::retention;
 use super::spool;
 use super::stream::{self, StreamSettings, StreamStatus};
 use crate::events::messages::{StreamReport, Totals};
@@ -297,6 +298,35 @@ async fn budget_loop(
             }
             Ok(Err(e)) => tracing::error!(error = %e, "spool budget pass failed"),
             Err(e) => tracing::error!(error = %e, "spool budget task failed"),
+        }
+        if let Some(retention) = settings.state_retention {
+            let s = settings.clone();
+            let active: HashSet<String> =
+                registry.lock().expect("poisoned").keys().cloned().collect();
+            let pass = tokio::task::spawn_blocking(move || {
+                retention::expire(
+                    &s.spool_dir,
+                    &s.state_dir,
+                    &active,
+                    std::time::SystemTime::now(),
+                    retention,
+                )
+            })
+            .await;
+            match pass {
+                Ok(Ok(pass)) => {
+                    for stream in &pass.streams {
+                        tracing::info!(%stream, ?retention, "removed the state of a stream gone for longer than the retention");
+                    }
+                    let dropped: u64 = pass.dropped.values().sum();
+                    if dropped > 0 {
+                        tracing::warn!(dropped, "expired spool held unread bytes");
+                        closed.lock().expect("poisoned").dropped_bytes += dropped;
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "state retention pass failed"),
+                Err(e) => tracing::error!(error = %e, "state retention task failed"),
+            }
         }
     }
 }
