@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::matching::Container;
+use crate::mesos::backoff::Backoff;
 
 /// Why Docker could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -57,15 +58,18 @@ pub async fn connect_retrying(
     backoff_max: Duration,
     cancel: &CancellationToken,
 ) -> Option<Docker> {
-    let mut backoff = Backoff::new(Duration::from_millis(200), backoff_max);
+    let backoff = Backoff::new(Duration::from_millis(200), backoff_max);
+    let mut attempt = 0;
     loop {
         match connect(timeout).await {
             Ok(docker) => return Some(docker),
             Err(e) => tracing::warn!(error = %e, "Docker is not reachable; retrying"),
         }
+        let delay = backoff.delay(attempt);
+        attempt += 1;
         tokio::select! {
             _ = cancel.cancelled() => return None,
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = tokio::time::sleep(delay) => {}
         }
     }
 }
@@ -117,7 +121,8 @@ async fn run(
     cancel: CancellationToken,
 ) {
     let mut known: BTreeMap<String, Container> = BTreeMap::new();
-    let mut backoff = Backoff::new(Duration::from_millis(200), settings.backoff_max);
+    let backoff = Backoff::new(Duration::from_millis(200), settings.backoff_max);
+    let mut attempt = 0;
     while !cancel.is_cancelled() {
         let since = unix_now().saturating_sub(1);
         let listed = tokio::select! {
@@ -132,9 +137,11 @@ async fn run(
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list containers; retrying");
                 publish(&tx, &known, false);
+                let delay = backoff.delay(attempt);
+                attempt += 1;
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(backoff.next_delay()) => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
                 continue;
             }
@@ -169,7 +176,7 @@ async fn run(
                 },
                 event = events.next() => match event {
                     Some(Ok(event)) => {
-                        backoff.reset();
+                        attempt = 0;
                         let action = event.action.unwrap_or_default();
                         let Some(id) = event.actor.and_then(|a| a.id) else { continue };
                         match action.as_str() {
@@ -203,9 +210,11 @@ async fn run(
             }
         }
         publish(&tx, &known, false);
+        let delay = backoff.delay(attempt);
+        attempt += 1;
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = tokio::time::sleep(delay) => {}
         }
     }
 }
@@ -296,48 +305,4 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Capped exponential backoff, so a loop that keeps failing neither spins
-/// nor waits longer than the cap to notice recovery.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    current: Duration,
-}
-
-impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Backoff {
-            initial,
-            max,
-            current: initial,
-        }
-    }
-
-    /// The delay to wait now; the next one doubles, up to the cap.
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.current;
-        self.current = (self.current * 2).min(self.max);
-        delay
-    }
-
-    pub fn reset(&mut self) {
-        self.current = self.initial;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
-        let delays: Vec<_> = (0..4).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(delays, [100, 200, 350, 350]);
-        b.reset();
-        assert_eq!(b.next_delay().as_millis(), 100);
-    }
 }

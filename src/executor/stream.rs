@@ -58,7 +58,6 @@ use tokio_util::sync::CancellationToken;
 mod direct;
 
 use super::checkpoint::{self, Checkpoint};
-use super::discovery::Backoff;
 use super::follow::FileId;
 use super::layout;
 use super::lines::LineBuffer;
@@ -66,6 +65,7 @@ use super::matching::{DesiredStream, StreamKey};
 use super::spool::{self, SpoolWriter};
 use super::tail::{self, Fingerprint, ShellFingerprint, StderrLine};
 use crate::events::messages::{StreamReader, StreamState};
+use crate::mesos::backoff::Backoff;
 
 /// Where a new stream (one without a checkpoint) starts reading.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -395,7 +395,13 @@ impl Stream {
     }
 
     async fn main(&mut self, hard_stop: CancellationToken) {
-        let mut backoff = Backoff::new(Duration::from_millis(500), self.settings.retry_max);
+        let backoff = Backoff::new(Duration::from_millis(500), self.settings.retry_max);
+        let mut attempt = 0u32;
+        let next_delay = |attempt: &mut u32| {
+            let d = backoff.delay(*attempt);
+            *attempt += 1;
+            d
+        };
         let mut first = true;
         // Set when the stream cannot run until the container restarts.
         let mut blocked_on: Option<String> = None;
@@ -434,12 +440,12 @@ impl Stream {
             tracing::debug!(stream = ?self.key, ?end, "exec ended");
             if began.elapsed() > Duration::from_secs(10) {
                 // It ran for a while: the next trouble is a new one.
-                backoff.reset();
+                attempt = 0;
             }
             match end {
                 SessionEnd::Unwanted | SessionEnd::Aborted => {}
                 SessionEnd::Rotated | SessionEnd::Replaced => {
-                    backoff.reset();
+                    attempt = 0;
                     self.next_generation(matches!(end, SessionEnd::Rotated));
                     self.persist().await;
                 }
@@ -448,7 +454,7 @@ impl Stream {
                         StreamState::Streaming,
                         Some("waiting for the file to exist".into()),
                     );
-                    self.wait(backoff.next_delay(), &hard_stop).await;
+                    self.wait(next_delay(&mut attempt), &hard_stop).await;
                 }
                 SessionEnd::Unsupported(reason) | SessionEnd::Refused(reason) => {
                     self.status.set_state(StreamState::Failed, Some(reason));
@@ -475,7 +481,7 @@ impl Stream {
                 SessionEnd::Lost(reason) => {
                     tracing::warn!(stream = ?self.key, %reason, "stream interrupted; retrying");
                     self.status.set_state(StreamState::Streaming, Some(reason));
-                    self.wait(backoff.next_delay(), &hard_stop).await;
+                    self.wait(next_delay(&mut attempt), &hard_stop).await;
                 }
             }
         }
