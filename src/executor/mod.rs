@@ -6,10 +6,16 @@
 //!
 //! * [`matching`] (pure): which (container, file) streams should run.
 //! * [`discovery`]: the running containers, kept current from Docker.
-//! * [`tail`] (pure): the in-container command and what it prints.
+//! * [`follow`] (pure): the direct reader's decisions (rotation, truncation,
+//!   hand-over, files seen between two looks, resuming).
+//! * [`confine`], [`root`], [`watch`]: a container's root through
+//!   `/proc/<pid>/root`, paths resolved inside it, inotify on a directory.
+//! * [`tail`] (pure): the exec reader's in-container command and what it prints.
 //! * [`lines`] (pure): re-cutting Docker's chunks into whole lines.
 //! * [`checkpoint`], [`spool`], [`sincedb`], [`layout`]: the files on disk.
-//! * [`stream`]: one stream's loop; [`streams`]: the manager of all of them.
+//! * [`stream`]: one stream's loop (its `direct` and `exec` sessions);
+//!   [`streams`]: the manager of all of them; [`retention`]: the state of
+//!   streams gone for good.
 //! * [`standalone`]: all of it driven by a config-set file (the hidden
 //!   `executor-streams` subcommand).
 //!
