@@ -5,7 +5,7 @@
 
 use crate::executor_docker::{
     Child9, IDLE, World, config_set, first_difference, in_order_with_counted_duplicates, numbers,
-    report, spool_becomes,
+    report, restarted_container_resumes_and_a_new_one_starts_over, spool_becomes,
 };
 use crate::support;
 
@@ -356,4 +356,14 @@ async fn exec_checkpoints_are_resumed_by_the_direct_reader() {
     assert!(got == want, "{}", first_difference(&got, &want));
     let report = report(dir.path());
     assert_eq!(report["totals"]["duplicate_lines"], 0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_container_is_found_again_under_its_new_pid() {
+    let Some(docker) =
+        direct_or_skip("a_restarted_container_is_found_again_under_its_new_pid").await
+    else {
+        return;
+    };
+    restarted_container_resumes_and_a_new_one_starts_over(direct_world(&docker).await).await;
 }

@@ -310,7 +310,12 @@ async fn a_restarted_container_resumes_and_a_new_one_starts_over() {
     else {
         return;
     };
-    let mut world = World::new(&docker).await;
+    restarted_container_resumes_and_a_new_one_starts_over(World::new(&docker).await).await;
+}
+
+/// A stopped and restarted container resumes its stream (no re-read); a new
+/// container of the same image reads its file from the beginning.
+pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut world: World) {
     // Every start appends one line numbered by how often it started.
     let script = format!(
         "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; \
