@@ -122,6 +122,17 @@ impl Follower {
         self.files.iter().any(|f| f.id == id) || self.finished.contains(&id)
     }
 
+    /// Whether `id` is one of the files held (not a finished one).
+    pub fn holds(&self, id: FileId) -> bool {
+        self.files.iter().any(|f| f.id == id)
+    }
+
+    /// Forgets that `id` was finished: the inode number now names another
+    /// file (file systems reuse the numbers of deleted files).
+    pub fn forget(&mut self, id: FileId) {
+        self.finished.retain(|f| *f != id);
+    }
+
     /// Whether another file can be held.
     pub fn has_room(&self) -> bool {
         self.files.len() < MAX_FILES
@@ -421,7 +432,12 @@ mod tests {
         }
         assert_eq!(f.head().unwrap().id, id(2));
         assert!(f.knows(id(1)), "a finished file is not taken up again");
+        assert!(!f.holds(id(1)));
         assert!(!f.push(id(1), 0, 30, ms(400)));
+        // Unless its inode number turns out to name a new file.
+        f.forget(id(1));
+        assert!(f.push(id(1), 0, 30, ms(400)));
+        assert!(f.holds(id(1)));
     }
 
     #[test]

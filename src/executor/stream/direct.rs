@@ -251,6 +251,7 @@ impl Stream {
         let mut buf = vec![0u8; CHUNK];
         // Whether inotify ever reported a write, and how often the poll
         // found growth it had not: which of the two is following the file.
+        let mut finished = Finished::default();
         let mut heard = false;
         let mut unheard_growth = 0u32;
         let mut polled_size = 0u64;
@@ -307,6 +308,7 @@ impl Stream {
                     }
                     Step::HandOver(done) => {
                         tracing::debug!(stream = ?self.key, ?done, "file finished");
+                        finished.note(done.id, self.fp.clone());
                         files.pop_front();
                         self.next_generation(true);
                         self.file = follower.head().map(|h| h.id);
@@ -380,16 +382,16 @@ impl Stream {
                                 );
                             }
                             if batch.overflow {
-                                self.look_at_path(&container, &mut follower, &mut files, clock);
+                                self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
                             }
                             for at in follow::appearances(&batch.events, &base) {
                                 match at {
                                     Some(name) if name == base => {
-                                        self.look_at_path(&container, &mut follower, &mut files, clock);
+                                        self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
                                     }
                                     Some(name) => {
                                         if let Some(dir) = dir.as_ref() {
-                                            self.take_up(confine::open_entry(dir.as_fd(), &name), &mut follower, &mut files, clock);
+                                            self.take_up(confine::open_entry(dir.as_fd(), &name), &mut follower, &mut files, &mut finished, clock);
                                         }
                                     }
                                     None => {
@@ -410,7 +412,7 @@ impl Stream {
                     }
                 }
                 _ = poll.tick() => {
-                    self.look_at_path(&container, &mut follower, &mut files, clock);
+                    self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
                     let size = files.front().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
                     if watch.is_some() && !heard && size > polled_size && polled_size > 0 {
                         unheard_growth += 1;
@@ -427,7 +429,7 @@ impl Stream {
                     polled_size = size;
                 }
                 _ = container.exited.readable(), if ending == Ending::Running => {
-                    self.look_at_path(&container, &mut follower, &mut files, clock);
+                    self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
                     ending = Ending::Exited;
                 }
                 _ = self.status.notify.notified(), if stop_deadline.is_none() => {
@@ -435,7 +437,7 @@ impl Stream {
                     if still.as_ref().is_none_or(|w| w.started_at != want.started_at) {
                         self.status.set_state(StreamState::Draining, None);
                         stop_deadline = Some(Instant::now() + self.settings.drain_timeout);
-                        self.look_at_path(&container, &mut follower, &mut files, clock);
+                        self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
                         if ending == Ending::Running {
                             ending = Ending::Stopping;
                         }
@@ -459,10 +461,11 @@ impl Stream {
         container: &ContainerRoot,
         follower: &mut Follower,
         files: &mut std::collections::VecDeque<File>,
+        finished: &mut Finished,
         clock: Instant,
     ) {
         let opened = confine::open(container.root.as_fd(), &self.key.path, Want::File);
-        self.take_up(opened, follower, files, clock);
+        self.take_up(opened, follower, files, finished, clock);
     }
 
     fn take_up(
@@ -470,6 +473,7 @@ impl Stream {
         opened: Result<File, OpenError>,
         follower: &mut Follower,
         files: &mut std::collections::VecDeque<File>,
+        finished: &mut Finished,
         clock: Instant,
     ) {
         let file = match opened {
@@ -483,6 +487,10 @@ impl Stream {
         let Ok((id, size)) = id_of(&file) else {
             return;
         };
+        if follower.knows(id) && !follower.holds(id) && finished.reused(id, &file) {
+            tracing::debug!(stream = ?self.key, ?id, "an inode number of a finished file names a new file");
+            follower.forget(id);
+        }
         if follower.push(id, 0, size, clock.elapsed()) {
             files.push_back(file);
         }
@@ -542,6 +550,36 @@ fn rotated_name(base: &[u8], name: &[u8]) -> bool {
         && !COMPRESSED.iter().any(|s| name.ends_with(s))
 }
 
+/// The first lines of the files a session finished, to tell a finished file
+/// seen again under another name (skipped) from a new file that got a
+/// deleted one's inode number (read).
+#[derive(Debug, Default)]
+struct Finished {
+    fingerprints: std::collections::HashMap<FileId, Fingerprint>,
+}
+
+impl Finished {
+    fn note(&mut self, id: FileId, fp: Fingerprint) {
+        if self.fingerprints.len() >= 256 {
+            self.fingerprints.clear();
+        }
+        self.fingerprints.insert(id, fp);
+    }
+
+    /// Whether `file`, which has the identity of the finished file `id`, is
+    /// another file: it does not start like the finished one did.
+    fn reused(&mut self, id: FileId, file: &File) -> bool {
+        let reused = self
+            .fingerprints
+            .get(&id)
+            .is_some_and(|fp| !starts_like(file, fp));
+        if reused {
+            self.fingerprints.remove(&id);
+        }
+        reused
+    }
+}
+
 /// The directory entry that is the file `id`, opened, if there is one.
 fn find_by_id(dir: &File, id: FileId) -> Option<File> {
     let entries = confine::regular_entries(dir, ENTRY_LIMIT).ok()?;
@@ -557,6 +595,24 @@ fn find_by_id(dir: &File, id: FileId) -> Option<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reused_inode_number_is_told_from_the_finished_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("app.log");
+        std::fs::write(&path, "first file\nmore\n").unwrap();
+        let old = File::open(&path).unwrap();
+        let (id, _) = id_of(&old).unwrap();
+        let mut finished = Finished::default();
+        finished.note(id, fingerprint_of(&old));
+        // The same file, seen again (renamed): not reused.
+        assert!(!finished.reused(id, &old));
+        // A file that starts otherwise under the same number: reused.
+        std::fs::write(d.path().join("other"), "second file\n").unwrap();
+        let other = File::open(d.path().join("other")).unwrap();
+        assert!(finished.reused(id, &other));
+        assert!(!finished.reused(id, &other), "forgotten once told");
+    }
 
     #[test]
     fn rotated_names() {
