@@ -1,11 +1,19 @@
 //! Streaming throughput and footprint of the executor's Docker half against
-//! the seed's own method, measured in the same run on the real engine.
+//! the seed's own method and the machine's limits, measured in the same run
+//! on the real engine.
 //!
-//! * ours: the `executor-streams` subcommand (discovery, exec with the
-//!   two-tail script, line splitting, spool, checkpoints) in a child process;
+//! * ours: the `executor-streams` subcommand (discovery, line splitting,
+//!   spool, checkpoints) in a child process, once with each reader: `direct`
+//!   (through `/proc/<pid>/root`) and `exec` (the two-tail script);
 //! * baseline: `docker exec <c> tail -n +1 -F <file> > spoolfile` through the
 //!   docker CLI, as the seed did (it started at the end; here both read the
 //!   whole file so they move the same bytes).
+//!
+//! Catch-up: a file of `BENCH_MIB` MiB already in the container, read to the
+//! last byte into the spool by each reader, against `docker exec <c> cat`
+//! and the limit, `cat /proc/<pid>/root/<file> > file` on the host.
+//! Latency: a line with the container's clock every 20 ms; the time until it
+//! is in the spool (p50, p99).
 //!
 //! A busybox container writes `BENCH_MIB` MiB (default 256) of 100-byte lines
 //! as fast as it can (`yes | head -c`); the clock runs from the start of the
@@ -114,6 +122,8 @@ fn executor(dir: &Path, label: &str, paths: &[String]) -> Child {
         .arg(format!("lsm-bench={label}"))
         .arg("--spool-budget")
         .arg((64u64 << 30).to_string())
+        .arg("--reader")
+        .arg(std::env::var("BENCH_READER").unwrap_or_else(|_| "auto".into()))
         .args(
             std::env::var("BENCH_EXECUTOR_ARGS")
                 .unwrap_or_default()
@@ -131,9 +141,49 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Who reads the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Consumer {
+    /// `docker exec tail -F` through the CLI (the seed).
+    Seed,
+    /// `executor-streams --reader <reader>`.
+    Ours(&'static str),
+}
+
+fn executor_with(dir: &Path, label: &str, paths: &[String], reader: &str) -> Child {
+    // SAFETY: setting an environment variable before spawning, single
+    // threaded at this point of the bench's setup.
+    unsafe { std::env::set_var("BENCH_READER", reader) };
+    executor(dir, label, paths)
+}
+
+/// Waits until the executor's report shows `n` streams with the reader.
+async fn wait_reader(dir: &Path, reader: &str, n: usize) {
+    let want = if reader == "direct" { "Direct" } else { "Exec" };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let report: serde_json::Value = std::fs::read(dir.join("report.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let ok = report["streams"]
+            .as_array()
+            .is_some_and(|s| s.len() == n && s.iter().all(|s| s["reader"] == want));
+        if ok {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the {reader} reader did not start: {report}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// One measured run: starts the consumer, lets the writer go, waits for
 /// every byte.
-async fn measure(docker: &bollard::Docker, ours: bool, bytes: u64) -> Run {
+async fn measure(docker: &bollard::Docker, who: Consumer, bytes: u64) -> Run {
+    let ours = who != Consumer::Seed;
     let label = unique("bench");
     let script = format!(
         "cd /tmp; : > app.log; while [ ! -e go ]; do sleep 0.05; done; \
@@ -142,9 +192,9 @@ async fn measure(docker: &bollard::Docker, ours: bool, bytes: u64) -> Run {
     let c = TestContainer::start(docker, BUSYBOX, Some(&script), &[("lsm-bench", &label)]).await;
     let dir = tempfile::tempdir().unwrap();
     let out: PathBuf;
-    let mut child = if ours {
+    let mut child = if let Consumer::Ours(reader) = who {
         out = dir.path().join("spool");
-        executor(dir.path(), &label, &["/tmp/app.log".to_owned()])
+        executor_with(dir.path(), &label, &["/tmp/app.log".to_owned()], reader)
     } else {
         out = dir.path().join("spoolfile");
         Command::new("docker")
@@ -154,11 +204,15 @@ async fn measure(docker: &bollard::Docker, ours: bool, bytes: u64) -> Run {
             .spawn()
             .expect("docker CLI")
     };
-    // Wait until the consumer's tail runs in the container.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while c.tails().await.is_empty() {
-        assert!(Instant::now() < deadline, "the consumer did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // Wait until the consumer runs.
+    if who == Consumer::Ours("direct") {
+        wait_reader(dir.path(), "direct", 1).await;
+    } else {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while c.tails().await.is_empty() {
+            assert!(Instant::now() < deadline, "the consumer did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     let cpu0 = cpu_of(child.id());
     let dockerd = dockerd_pid();
@@ -253,6 +307,149 @@ async fn rss_with_streams(docker: &bollard::Docker, n: usize) {
     );
 }
 
+/// How the file already in the container is copied.
+#[derive(Debug, Clone, Copy)]
+enum CatchUp {
+    Ours(&'static str),
+    DockerExecCat,
+    ProcRootCat,
+}
+
+/// Catch-up: the whole file is in the container before the consumer starts;
+/// seconds until every byte is in the spool (or the output file).
+async fn catch_up(docker: &bollard::Docker, how: CatchUp, bytes: u64) -> (f64, f64) {
+    let label = unique("catchup");
+    let script =
+        format!("cd /tmp; yes '{LINE}' | head -c {bytes} > app.log; touch done; exec sleep 3600");
+    let c = TestContainer::start(docker, BUSYBOX, Some(&script), &[("lsm-bench", &label)]).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while c.exec(&["ls", "/tmp/done"]).await.1 != 0 {
+        assert!(Instant::now() < deadline, "the file was not written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = docker
+        .inspect_container(&c.id, None)
+        .await
+        .unwrap()
+        .state
+        .unwrap()
+        .pid
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dockerd = dockerd_pid();
+    let dockerd0 = dockerd.map_or(0.0, cpu_of);
+    let start = Instant::now();
+    match how {
+        CatchUp::Ours(reader) => {
+            let mut child = executor_with(dir.path(), &label, &["/tmp/app.log".to_owned()], reader);
+            let out = dir.path().join("spool");
+            let deadline = start + Duration::from_secs(600);
+            while dir_size(&out) < bytes {
+                assert!(Instant::now() < deadline, "the catch-up did not finish");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let secs = start.elapsed().as_secs_f64();
+            let dockerd_cpu = dockerd.map_or(0.0, cpu_of) - dockerd0;
+            terminate(&mut child);
+            (secs, dockerd_cpu)
+        }
+        CatchUp::DockerExecCat | CatchUp::ProcRootCat => {
+            let out = std::fs::File::create(dir.path().join("out")).unwrap();
+            let mut cat = match how {
+                CatchUp::DockerExecCat => {
+                    let mut cmd = Command::new("docker");
+                    cmd.args(["exec", &c.id, "cat", "/tmp/app.log"]);
+                    cmd
+                }
+                _ => {
+                    let mut cmd = Command::new("cat");
+                    cmd.arg(format!("/proc/{pid}/root/tmp/app.log"));
+                    cmd
+                }
+            };
+            assert!(cat.stdout(out).status().unwrap().success());
+            (
+                start.elapsed().as_secs_f64(),
+                dockerd.map_or(0.0, cpu_of) - dockerd0,
+            )
+        }
+    }
+}
+
+/// Append-to-spool latency: the container writes the kernel's boot clock
+/// (`/proc/uptime`, 10 ms resolution, the same clock as the host's) every
+/// 20 ms; each line's arrival in the spool is noted every 2 ms.
+async fn latency(docker: &bollard::Docker, reader: &'static str, lines: usize) -> (f64, f64) {
+    let label = unique("latency");
+    let script = format!(
+        "cd /tmp; : > lat.log; while [ ! -e go ]; do sleep 0.05; done; i=0; \
+         while [ $i -lt {lines} ]; do read up idle < /proc/uptime; echo $up >> lat.log; i=$((i+1)); usleep 20000; done; exec sleep 3600"
+    );
+    let c = TestContainer::start(docker, BUSYBOX, Some(&script), &[("lsm-bench", &label)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = executor_with(dir.path(), &label, &["/tmp/lat.log".to_owned()], reader);
+    wait_reader(dir.path(), reader, 1).await;
+    c.exec(&["touch", "/tmp/go"]).await;
+    let mut delays = Vec::new();
+    let mut seen = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while delays.len() < lines {
+        assert!(
+            Instant::now() < deadline,
+            "only {} lines arrived",
+            delays.len()
+        );
+        let text = spool_text(&dir.path().join("spool"));
+        let now = boot_clock();
+        for line in text.lines().skip(seen) {
+            if let Ok(at) = line.trim().parse::<f64>() {
+                delays.push((now - at) * 1e3);
+            }
+            seen += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    terminate(&mut child);
+    delays.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| delays[((delays.len() as f64 * p) as usize).min(delays.len() - 1)];
+    (pct(0.50), pct(0.99))
+}
+
+/// Seconds since boot (`CLOCK_BOOTTIME`, what `/proc/uptime` shows).
+fn boot_clock() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// Every spool segment's text, oldest first.
+fn spool_text(dir: &Path) -> String {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    // Numbered segments first, in order, then the live one.
+    files.sort_by_key(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        (name == "spool.log", name)
+    });
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect()
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs it too, as a quick smoke run.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -272,21 +469,60 @@ fn main() {
             LINE.len() + 1
         );
         let rounds = if quick { 1 } else { 2 };
-        let mut ours = Vec::new();
+        let mut direct = Vec::new();
+        let mut exec = Vec::new();
         let mut base = Vec::new();
         for _ in 0..rounds {
-            base.push(measure(&docker, false, bytes).await);
+            base.push(measure(&docker, Consumer::Seed, bytes).await);
             print_run("baseline (docker exec CLI)", base.last().unwrap());
-            ours.push(measure(&docker, true, bytes).await);
-            print_run("ours (executor-streams)", ours.last().unwrap());
+            exec.push(measure(&docker, Consumer::Ours("exec"), bytes).await);
+            print_run("ours, exec reader", exec.last().unwrap());
+            direct.push(measure(&docker, Consumer::Ours("direct"), bytes).await);
+            print_run("ours, direct reader", direct.last().unwrap());
         }
         let best = |runs: &[Run]| runs.iter().map(|r| r.secs).fold(f64::MAX, f64::min);
         let cpu = |runs: &[Run]| runs.iter().map(|r| r.cpu_secs).sum::<f64>() / runs.len() as f64;
+        for (name, ours) in [("exec", &exec), ("direct", &direct)] {
+            println!(
+                "ratio {name}/baseline: throughput {:.2}x, CPU per byte {:.2}x",
+                best(&base) / best(ours),
+                cpu(ours) / cpu(&base).max(1e-9)
+            );
+        }
+        println!("catch-up of {mib} MiB already in the container (best of {rounds}):");
+        let mut best_of = Vec::new();
+        for (name, how) in [
+            ("limit: cat /proc/<pid>/root", CatchUp::ProcRootCat),
+            ("docker exec cat", CatchUp::DockerExecCat),
+            ("ours, exec reader", CatchUp::Ours("exec")),
+            ("ours, direct reader", CatchUp::Ours("direct")),
+        ] {
+            let mut runs = Vec::new();
+            for _ in 0..rounds {
+                runs.push(catch_up(&docker, how, bytes).await);
+            }
+            let (secs, dockerd_cpu) = runs
+                .iter()
+                .copied()
+                .fold((f64::MAX, 0.0), |a, r| if r.0 < a.0 { r } else { a });
+            println!(
+                "{name:<28} {secs:>7.2} s {:>8.1} MiB/s   (dockerd {dockerd_cpu:.2} CPU s)",
+                mib as f64 / secs
+            );
+            best_of.push(secs);
+        }
         println!(
-            "ratio ours/baseline: throughput {:.2}x, CPU per byte {:.2}x",
-            best(&base) / best(&ours),
-            cpu(&ours) / cpu(&base).max(1e-9)
+            "catch-up ratios: direct {:.2}x the limit's speed, {:.2}x the exec reader's",
+            best_of[0] / best_of[3],
+            best_of[2] / best_of[3]
         );
+        let n = if quick { 50 } else { 500 };
+        for reader in ["direct", "exec"] {
+            let (p50, p99) = latency(&docker, reader, n).await;
+            println!("append-to-spool latency, {reader} reader, {n} lines: p50 {p50:.0} ms, p99 {p99:.0} ms");
+        }
+        // SAFETY: as in executor_with.
+        unsafe { std::env::set_var("BENCH_READER", "direct") };
         rss_with_streams(&docker, if quick { 5 } else { 50 }).await;
     });
 }

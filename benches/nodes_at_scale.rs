@@ -104,6 +104,9 @@ fn report(i: usize, round: u64, version: u64) -> ExecutorReport {
                 dropped_bytes: if failing { round * 10 } else { 0 },
                 rotations: round / 40,
                 duplicate_lines: 0,
+                reader: None,
+                reader_note: None,
+                lost_files: 0,
             })
             .collect(),
         logstash: LogstashHealth::NotInstalled,

@@ -268,6 +268,12 @@ pub struct StreamJson {
     pub bytes: Option<u64>,
     pub dropped_bytes: Option<u64>,
     pub rotations: Option<u64>,
+    /// `direct` or `exec`, as the executor last reported.
+    #[serde(default)]
+    pub reader: Option<String>,
+    /// How the reader follows the file, or why it is the exec reader.
+    #[serde(default)]
+    pub reader_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -350,6 +356,8 @@ impl ExecutorsJson {
                 st.bytes = None;
                 st.dropped_bytes = None;
                 st.rotations = None;
+                st.reader = None;
+                st.reader_note = None;
             }
         }
         self
@@ -402,6 +410,10 @@ impl ExecutorJson {
                         bytes: r.map(|r| r.bytes),
                         dropped_bytes: r.map(|r| r.dropped_bytes),
                         rotations: r.map(|r| r.rotations),
+                        reader: r
+                            .and_then(|r| r.reader)
+                            .map(|k| format!("{k:?}").to_lowercase()),
+                        reader_note: r.and_then(|r| r.reader_note.clone()),
                     }
                 })
                 .collect(),

@@ -804,6 +804,13 @@ function streamsTable(ex) {
                     ? [" · ", h("span", { class: "bad-text" }, `${fmtBytes(s.dropped_bytes)} dropped`)]
                     : " · nothing dropped",
                 ),
+                s.reader
+                  ? h(
+                      "span",
+                      { class: "stream-reader", title: s.reader_note || "" },
+                      s.reader === "exec" && s.reader_note ? `exec reader (${s.reader_note})` : `${s.reader} reader`,
+                    )
+                  : null,
                 s.reason && s.state !== "started" ? h("span", { class: "stream-reason" }, s.reason) : null,
               ),
             ),

@@ -10,7 +10,7 @@ use crate::executor::discovery::DiscoverySettings;
 use crate::executor::logstash::LogstashSettings;
 use crate::executor::matching::RequiredLabel;
 use crate::executor::standalone;
-use crate::executor::stream::{StartPosition, StreamSettings};
+use crate::executor::stream::{ReaderChoice, StartPosition, StreamSettings};
 use crate::executor::workload::WorkloadSettings;
 
 #[derive(Debug, clap::Args)]
@@ -42,6 +42,22 @@ pub struct WorkloadArgs {
         env = "LOGSTASH_MESOS_START_POSITION"
     )]
     pub start_position: StartPosition,
+
+    /// How streams read container files: `direct` through /proc/<pid>/root
+    /// (needs the host PID namespace and root), `exec` with `sh` and `tail -F`
+    /// in the container, `auto` direct where it works, else exec.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        env = "LOGSTASH_MESOS_READER"
+    )]
+    pub reader: ReaderChoice,
+
+    /// How long the state (checkpoint, sincedb, spool) of a container that is
+    /// gone is kept before it is removed (`0s`: forever).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, env = "LOGSTASH_MESOS_STATE_RETENTION")]
+    pub state_retention: Duration,
 
     /// Opt-in mode: only containers carrying this label (KEY=VALUE) are touched.
     #[arg(long, value_name = "KEY=VALUE", env = "LOGSTASH_MESOS_REQUIRE_LABEL")]
@@ -154,6 +170,8 @@ impl WorkloadArgs {
         streams.start_position = self.start_position;
         streams.rotate_quiet = self.rotate_quiet;
         streams.flush_every = self.flush_every;
+        streams.reader = self.reader;
+        streams.state_retention = (!self.state_retention.is_zero()).then_some(self.state_retention);
         streams
     }
 
@@ -298,6 +316,24 @@ mod tests {
         assert_eq!(options.streams.rotate_quiet, Duration::from_millis(300));
         assert_eq!(options.discovery.relist_every, Duration::from_secs(2));
         assert_eq!(options.report, Some(PathBuf::from("/r.json")));
+        assert_eq!(options.streams.reader, ReaderChoice::Auto);
+        assert_eq!(
+            options.streams.state_retention,
+            Some(Duration::from_secs(24 * 3600))
+        );
+        let options = parse(&[
+            "--state-dir",
+            "/s",
+            "--reader",
+            "exec",
+            "--state-retention",
+            "0s",
+        ])
+        .unwrap()
+        .options()
+        .unwrap();
+        assert_eq!(options.streams.reader, ReaderChoice::Exec);
+        assert_eq!(options.streams.state_retention, None);
     }
 
     #[test]

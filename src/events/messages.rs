@@ -52,15 +52,52 @@ pub struct ExecutorReport {
     pub pipelines: Vec<PipelineHealth>,
 }
 
-/// The reports of executors built before [`ExecutorReport::pipelines`]
-/// (the encoding is not self-describing, so the old shape is decoded apart).
-#[derive(Deserialize)]
+/// The reports of executors built before [`ExecutorReport::pipelines`] and
+/// the streams' readers (the encoding is not self-describing, so the old
+/// shape is decoded apart): schedulers and executors are upgraded one after
+/// the other, not together.
+#[derive(Serialize, Deserialize)]
 struct ExecutorReportV1 {
     config_version: Option<u64>,
-    streams: Vec<StreamReport>,
+    streams: Vec<StreamReportV1>,
     logstash: LogstashHealth,
     totals: Totals,
     errors: Vec<String>,
+}
+
+/// [`StreamReport`] before `reader`, `reader_note` and `lost_files`.
+#[derive(Serialize, Deserialize)]
+struct StreamReportV1 {
+    container_id: String,
+    image: String,
+    path: String,
+    state: StreamState,
+    reason: Option<String>,
+    lines: u64,
+    bytes: u64,
+    dropped_bytes: u64,
+    rotations: u64,
+    duplicate_lines: u64,
+}
+
+impl From<StreamReportV1> for StreamReport {
+    fn from(old: StreamReportV1) -> Self {
+        StreamReport {
+            container_id: old.container_id,
+            image: old.image,
+            path: old.path,
+            state: old.state,
+            reason: old.reason,
+            lines: old.lines,
+            bytes: old.bytes,
+            dropped_bytes: old.dropped_bytes,
+            rotations: old.rotations,
+            duplicate_lines: old.duplicate_lines,
+            reader: None,
+            reader_note: None,
+            lost_files: 0,
+        }
+    }
 }
 
 /// One config's pipeline in the agent's Logstash.
@@ -106,6 +143,22 @@ pub struct StreamReport {
     /// Lines written to the spool twice: after an executor crash, those
     /// written after the last checkpoint are read again.
     pub duplicate_lines: u64,
+    /// How the file is read (`None` until the stream first ran).
+    pub reader: Option<StreamReader>,
+    /// How the reader follows the file, or why it is not the direct one.
+    pub reader_note: Option<String>,
+    /// Files gone before they were read to their end (renamed away or
+    /// deleted while the executor was down): a loss of unknown size each.
+    pub lost_files: u64,
+}
+
+/// The two ways a stream reads its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamReader {
+    /// Through `/proc/<pid>/root`, nothing run in the container.
+    Direct,
+    /// `docker exec` of `sh` and `tail -F` in the container.
+    Exec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,7 +208,7 @@ impl ExecutorReport {
         codec::decode(bytes).or_else(|e| match codec::decode::<ExecutorReportV1>(bytes) {
             Ok(old) => Ok(ExecutorReport {
                 config_version: old.config_version,
-                streams: old.streams,
+                streams: old.streams.into_iter().map(StreamReport::from).collect(),
                 logstash: old.logstash,
                 totals: old.totals,
                 errors: old.errors,
@@ -194,6 +247,9 @@ mod tests {
                 dropped_bytes: 0,
                 rotations: 1,
                 duplicate_lines: 0,
+                reader: Some(StreamReader::Direct),
+                reader_note: Some("inotify".into()),
+                lost_files: 0,
             }],
             logstash: LogstashHealth::Running,
             totals: Totals::default(),
@@ -214,17 +270,20 @@ mod tests {
 
     #[test]
     fn reports_of_older_executors_still_decode() {
-        #[derive(Serialize)]
-        struct Old {
-            config_version: Option<u64>,
-            streams: Vec<StreamReport>,
-            logstash: LogstashHealth,
-            totals: Totals,
-            errors: Vec<String>,
-        }
-        let old = codec::encode(&Old {
+        let old = codec::encode(&ExecutorReportV1 {
             config_version: Some(7),
-            streams: vec![],
+            streams: vec![StreamReportV1 {
+                container_id: "c1".into(),
+                image: "nginx".into(),
+                path: "/var/log/x.log".into(),
+                state: StreamState::Streaming,
+                reason: None,
+                lines: 10,
+                bytes: 100,
+                dropped_bytes: 0,
+                rotations: 1,
+                duplicate_lines: 2,
+            }],
             logstash: LogstashHealth::Running,
             totals: Totals::default(),
             errors: vec!["e".into()],
@@ -233,5 +292,9 @@ mod tests {
         assert_eq!(report.config_version, Some(7));
         assert_eq!(report.errors, ["e"]);
         assert!(report.pipelines.is_empty());
+        let stream = &report.streams[0];
+        assert_eq!((stream.path.as_str(), stream.lines), ("/var/log/x.log", 10));
+        assert_eq!(stream.duplicate_lines, 2);
+        assert_eq!((stream.reader, stream.lost_files), (None, 0));
     }
 }

@@ -50,6 +50,13 @@ pub struct Checkpoint {
     /// [`super::tail::Fingerprint`]).
     pub fingerprint: String,
     pub fingerprint_complete: bool,
+    /// Device and inode of the file `offset` is about, when the direct
+    /// reader wrote this (0: unknown, as in checkpoints of the exec reader):
+    /// after a restart the file is looked for by them if it was renamed.
+    #[serde(default)]
+    pub device: u64,
+    #[serde(default)]
+    pub inode: u64,
     /// The in-container `tail` processes of the exec running when this was
     /// written; a restarted executor kills them before starting anew.
     pub pids: Vec<u32>,
@@ -140,6 +147,8 @@ mod tests {
             offset: 77,
             fingerprint: "6869".into(),
             fingerprint_complete: true,
+            device: 2049,
+            inode: 77,
             pids: vec![3, 4],
             spool: SpoolMark { inode: 9, len: 10 },
         };

@@ -8,10 +8,16 @@
 //!
 //! * [`matching`] (pure): which (container, file) streams should run.
 //! * [`discovery`]: the running containers, kept current from Docker.
-//! * [`tail`] (pure): the in-container command and what it prints.
+//! * [`follow`] (pure): the direct reader's decisions (rotation, truncation,
+//!   hand-over, files seen between two looks, resuming).
+//! * [`confine`], [`root`], [`watch`]: a container's root through
+//!   `/proc/<pid>/root`, paths resolved inside it, inotify on a directory.
+//! * [`tail`] (pure): the exec reader's in-container command and what it prints.
 //! * [`lines`] (pure): re-cutting Docker's chunks into whole lines.
 //! * [`checkpoint`], [`spool`], [`sincedb`], [`layout`]: the files on disk.
-//! * [`stream`]: one stream's loop; [`streams`]: the manager of all of them.
+//! * [`stream`]: one stream's loop (its `direct` and `exec` sessions);
+//!   [`streams`]: the manager of all of them; [`retention`]: the state of
+//!   streams gone for good.
 //! * [`standalone`]: all of it driven by a config-set file (the hidden
 //!   `executor-streams` subcommand).
 //!
@@ -44,17 +50,22 @@
 
 pub mod agent;
 pub mod checkpoint;
+pub mod confine;
 pub mod discovery;
+pub mod follow;
 pub mod layout;
 pub mod lines;
 pub mod logstash;
 pub mod matching;
 pub mod monitoring;
 pub mod pipeline;
+pub mod retention;
+pub mod root;
 pub mod sincedb;
 pub mod spool;
 pub mod standalone;
 pub mod stream;
 pub mod streams;
 pub mod tail;
+pub mod watch;
 pub mod workload;

@@ -1,6 +1,12 @@
 //! One stream: a file in a container, copied line by line into its spool,
 //! with its offset checkpointed.
 //!
+//! This module holds the stream's state and its main loop, which runs one
+//! *session* after another with the reader chosen by `--reader`: the direct
+//! reader (`direct`, through `/proc/<pid>/root`) or the exec reader
+//! (`exec`, `tail` in the container, described below). Both feed the same
+//! line buffer, spool and checkpoint, so the offset means the same to both.
+//!
 //! # How the offset is tracked
 //!
 //! The offset is the number of bytes of *one file* (one generation of the
@@ -39,30 +45,28 @@
 //! later resume may skip up to that difference: the known weakness of
 //! copytruncate rotation).
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use futures::StreamExt;
 use tokio::sync::Notify;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+mod direct;
+mod exec;
+
 use super::checkpoint::{self, Checkpoint};
+use super::follow::FileId;
 use super::layout;
 use super::lines::LineBuffer;
 use super::matching::{DesiredStream, StreamKey};
 use super::spool::{self, SpoolWriter};
-use super::tail::{self, Fingerprint, ShellFingerprint, StderrLine};
+use super::tail::{self, Fingerprint};
 use crate::backoff::Backoff;
-use crate::events::messages::StreamState;
+use crate::events::messages::{StreamReader, StreamState};
 
 /// Where a new stream (one without a checkpoint) starts reading.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -73,6 +77,19 @@ pub enum StartPosition {
     /// After what is in the file when the stream starts (it is read once to
     /// learn the offset, and thrown away).
     End,
+}
+
+/// Which reader streams use (`--reader`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReaderChoice {
+    /// The direct reader where it can work, else the exec reader (with the
+    /// reason in the stream's report).
+    #[default]
+    Auto,
+    /// Only the direct reader: a stream it cannot serve fails with the reason.
+    Direct,
+    /// Only the exec reader (`sh` and `tail` in the container).
+    Exec,
 }
 
 /// Tunables shared by all streams.
@@ -105,6 +122,16 @@ pub struct StreamSettings {
     pub request_timeout: Duration,
     /// How often the spool budget is enforced.
     pub budget_every: Duration,
+    pub reader: ReaderChoice,
+    /// How often the direct reader looks at the path (and at the file, when
+    /// inotify is not available).
+    pub poll_every: Duration,
+    /// How long a rotated file must be still, once the next file holds
+    /// data, before the direct reader moves on (see [`super::follow`]).
+    pub settle: Duration,
+    /// How long the state of a stream no longer running is kept (see
+    /// [`super::retention`]); `None` keeps it forever.
+    pub state_retention: Option<Duration>,
 }
 
 impl StreamSettings {
@@ -124,6 +151,10 @@ impl StreamSettings {
             retry_max: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             budget_every: Duration::from_secs(5),
+            reader: ReaderChoice::Auto,
+            poll_every: Duration::from_millis(250),
+            settle: Duration::from_millis(250),
+            state_retention: Some(Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -140,7 +171,11 @@ pub struct StreamStatus {
     pub cut_lines: AtomicU64,
     /// Old files' last lines that had no newline; one was added.
     pub unterminated_lines: AtomicU64,
+    /// Checkpointed files that were gone when the stream resumed: what they
+    /// got after the checkpoint is lost, of unknown size.
+    pub lost_files: AtomicU64,
     state: Mutex<(StreamState, Option<String>)>,
+    reader: Mutex<(Option<StreamReader>, Option<String>)>,
     slot: Mutex<Slot>,
     notify: Notify,
 }
@@ -163,7 +198,9 @@ impl StreamStatus {
             rotations: AtomicU64::new(0),
             cut_lines: AtomicU64::new(0),
             unterminated_lines: AtomicU64::new(0),
+            lost_files: AtomicU64::new(0),
             state: Mutex::new((StreamState::Streaming, None)),
+            reader: Mutex::new((None, None)),
             slot: Mutex::new(Slot {
                 want: Some(want),
                 exiting: false,
@@ -178,6 +215,15 @@ impl StreamStatus {
 
     fn set_state(&self, state: StreamState, reason: Option<String>) {
         *self.state.lock().expect("poisoned") = (state, reason);
+    }
+
+    /// The reader in use and how it works or why it was chosen.
+    pub fn reader(&self) -> (Option<StreamReader>, Option<String>) {
+        self.reader.lock().expect("poisoned").clone()
+    }
+
+    fn set_reader(&self, reader: StreamReader, note: Option<String>) {
+        *self.reader.lock().expect("poisoned") = (Some(reader), note);
     }
 
     /// Tells the task what should run now (`None`: stop and drain). Returns
@@ -231,6 +277,11 @@ enum SessionEnd {
     FileMissing,
     /// No `sh` or no `tail` in the container: wait for a restart.
     Unsupported(String),
+    /// The direct reader cannot work here; the reason.
+    Fallback(String),
+    /// The path would leave the container's root: nothing is read until
+    /// the container restarts.
+    Refused(String),
     /// The container is not running (stopped, or gone).
     ContainerStopped,
     /// The hard stop fired (shutdown grace over).
@@ -282,6 +333,10 @@ struct Stream {
     dirty: bool,
     /// The stream has no checkpoint yet and starts at the end.
     skip_existing: bool,
+    /// The file `consumed` is about, when the direct reader knows it.
+    file: Option<FileId>,
+    /// The container start for which the direct reader is ruled out, and why.
+    fallback: Option<(String, String)>,
 }
 
 impl Stream {
@@ -316,6 +371,10 @@ impl Stream {
             head: tail::from_hex(&cp.fingerprint).unwrap_or_default(),
             complete: cp.fingerprint_complete,
         };
+        let file = (cp.inode != 0).then_some(FileId {
+            dev: cp.device,
+            ino: cp.inode,
+        });
         let writer = SpoolWriter::open(&dir, settings.segment_size)
             .map_err(|e| format!("cannot open the spool {}: {e}", dir.display()))?;
         Ok(Stream {
@@ -330,6 +389,8 @@ impl Stream {
             lines: LineBuffer::new(settings.line_cap),
             dirty: false,
             skip_existing,
+            file,
+            fallback: None,
             settings,
         })
     }
@@ -364,7 +425,14 @@ impl Stream {
             // The PIDs recorded from now on belong to this container start.
             self.cp.started_at = want.started_at.clone();
             let began = Instant::now();
-            let end = self.session(&want, &hard_stop).await;
+            let end = match self.reader_for(&want) {
+                StreamReader::Direct => self.direct_session(&want, &hard_stop).await,
+                StreamReader::Exec => {
+                    let note = self.fallback.as_ref().map(|(_, why)| why.clone());
+                    self.status.set_reader(StreamReader::Exec, note);
+                    self.session(&want, &hard_stop).await
+                }
+            };
             tracing::debug!(stream = ?self.key, ?end, "exec ended");
             if began.elapsed() > Duration::from_secs(10) {
                 // It ran for a while: the next trouble is a new one.
@@ -384,9 +452,20 @@ impl Stream {
                     );
                     self.wait(backoff.next_delay(), &hard_stop).await;
                 }
-                SessionEnd::Unsupported(reason) => {
+                SessionEnd::Unsupported(reason) | SessionEnd::Refused(reason) => {
                     self.status.set_state(StreamState::Failed, Some(reason));
                     blocked_on = Some(want.started_at.clone());
+                }
+                SessionEnd::Fallback(reason) => {
+                    if self.settings.reader == ReaderChoice::Direct {
+                        self.status
+                            .set_reader(StreamReader::Direct, Some(reason.clone()));
+                        self.status.set_state(StreamState::Failed, Some(reason));
+                        blocked_on = Some(want.started_at.clone());
+                    } else {
+                        tracing::info!(stream = ?self.key, %reason, "using the exec reader");
+                        self.fallback = Some((want.started_at.clone(), reason));
+                    }
                 }
                 SessionEnd::ContainerStopped => {
                     self.status.set_state(
@@ -404,6 +483,18 @@ impl Stream {
         }
     }
 
+    /// The reader for this container start.
+    fn reader_for(&self, want: &DesiredStream) -> StreamReader {
+        match self.settings.reader {
+            ReaderChoice::Exec => StreamReader::Exec,
+            ReaderChoice::Direct => StreamReader::Direct,
+            ReaderChoice::Auto => match &self.fallback {
+                Some((started, _)) if *started == want.started_at => StreamReader::Exec,
+                _ => StreamReader::Direct,
+            },
+        }
+    }
+
     /// Sleeps, waking early when the wish changes or on hard stop.
     async fn wait(&self, delay: Duration, hard_stop: &CancellationToken) {
         tokio::select! {
@@ -411,18 +502,6 @@ impl Stream {
             _ = self.status.notify.notified() => {}
             _ = hard_stop.cancelled() => {}
         }
-    }
-
-    /// Kills the `tail`s a previous executor left running, if the container
-    /// has not restarted since (otherwise they died with it).
-    async fn kill_leftovers(&mut self, want: &DesiredStream) {
-        if !self.cp.pids.is_empty() && self.cp.started_at == want.started_at {
-            let pids = std::mem::take(&mut self.cp.pids);
-            tracing::info!(stream = ?self.key, ?pids, "stopping tails left by an earlier executor");
-            self.kill(&pids).await;
-        }
-        self.cp.pids.clear();
-        self.cp.started_at = want.started_at.clone();
     }
 
     fn next_generation(&mut self, rotated_in_view: bool) {
@@ -449,392 +528,10 @@ impl Stream {
         self.status.rotations.fetch_add(1, Ordering::Relaxed);
         self.cp.generation += 1;
         self.consumed = 0;
+        self.file = None;
         self.fp = Fingerprint::default();
         self.skip_existing = false;
         self.dirty = true;
-    }
-
-    /// Starts one exec reading the path from byte `start`.
-    async fn start_reader(&self, start: u64, check_fp: bool) -> Result<Reader, SessionEnd> {
-        let argv = tail::stream_command(&self.key.path, start, check_fp);
-        let options = CreateExecOptions {
-            cmd: Some(argv),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            attach_stdin: Some(false),
-            tty: Some(false),
-            ..Default::default()
-        };
-        let timeout = self.settings.request_timeout;
-        let created = match tokio::time::timeout(
-            timeout,
-            self.docker.create_exec(&self.key.container_id, options),
-        )
-        .await
-        {
-            Ok(Ok(created)) => created,
-            Ok(Err(e)) => return Err(classify_docker_error(e)),
-            Err(_) => return Err(SessionEnd::Lost("creating the exec timed out".into())),
-        };
-        let start_options = StartExecOptions {
-            detach: false,
-            tty: false,
-            output_capacity: Some(64 * 1024),
-        };
-        let output = match tokio::time::timeout(
-            timeout,
-            self.docker.start_exec(&created.id, Some(start_options)),
-        )
-        .await
-        {
-            Ok(Ok(StartExecResults::Attached { output, .. })) => output,
-            Ok(Ok(StartExecResults::Detached)) => {
-                return Err(SessionEnd::Lost("the exec started detached".into()));
-            }
-            Ok(Err(e)) => return Err(classify_docker_error(e)),
-            Err(_) => return Err(SessionEnd::Lost("starting the exec timed out".into())),
-        };
-        Ok(Reader {
-            exec_id: created.id,
-            output,
-            header: check_fp.then(Vec::new),
-            mismatch: false,
-            pids: None,
-            exit: None,
-            cannot_open: false,
-            other_text: String::new(),
-            stderr_buf: Vec::new(),
-            replaced_at: None,
-            last_data: Instant::now(),
-            kill_sent: false,
-            ended: false,
-            lost: None,
-            pending: Vec::new(),
-        })
-    }
-
-    /// The PIDs of all readers, recorded in the checkpoint so a restarted
-    /// executor can stop them.
-    fn record_pids(&mut self, readers: &VecDeque<Reader>) {
-        self.cp.pids = readers
-            .iter()
-            .filter(|r| !r.ended)
-            .filter_map(|r| r.pids)
-            .flatten()
-            .collect();
-        self.dirty = true;
-    }
-
-    /// Runs execs for the path from the current offset until the stream
-    /// stops or something needs the main loop.
-    ///
-    /// The first reader (the head) feeds the spool. When its detector says
-    /// the path names a new file, a second reader starts on it at once (so
-    /// a short-lived file is not skipped) and its bytes wait in memory (up to
-    /// [`PENDING_CAP`], after which it is simply not read: `tail` blocks, no
-    /// byte is lost) until the head's file has gone quiet and its exec ended.
-    async fn session(&mut self, want: &DesiredStream, hard_stop: &CancellationToken) -> SessionEnd {
-        let start = self.consumed;
-        self.lines.clear();
-        if start == 0 {
-            self.fp = Fingerprint::default();
-        }
-        let head = match self.start_reader(start, start > 0).await {
-            Ok(reader) => reader,
-            Err(end) => return end,
-        };
-        self.status.set_state(StreamState::Streaming, None);
-        let mut readers: VecDeque<Reader> = VecDeque::from([head]);
-        let mut stop_deadline: Option<Instant> = None;
-        let mut skipping = self.skip_existing;
-        let mut flush = tokio::time::interval(self.settings.flush_every);
-        flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let far = Instant::now() + Duration::from_secs(86400 * 365);
-
-        loop {
-            // Send the kills that are due: everything when stopping, a head
-            // whose file turned out to be another one, a replaced file that
-            // went quiet.
-            let now = Instant::now();
-            let mut wake = far;
-            for (i, r) in readers.iter_mut().enumerate() {
-                if r.kill_sent || r.ended {
-                    continue;
-                }
-                let rotate_due = r.replaced_at.map(|at| {
-                    (r.last_data + self.settings.rotate_quiet)
-                        .min(at + self.settings.rotate_max_wait)
-                });
-                let due = stop_deadline.is_some()
-                    || (i == 0 && r.mismatch)
-                    || rotate_due.is_some_and(|d| d <= now);
-                if due {
-                    if let Some(p) = r.pids {
-                        r.kill_sent = true;
-                        kill_detached(
-                            &self.docker,
-                            &self.key.container_id,
-                            &p,
-                            self.settings.request_timeout,
-                        );
-                    }
-                } else if let Some(d) = rotate_due {
-                    wake = wake.min(d);
-                }
-            }
-            if skipping {
-                wake = wake.min(readers[0].last_data + Duration::from_millis(700));
-            }
-            let buffered = self.writer.as_ref().is_some_and(|w| w.buffered() > 0);
-            if buffered {
-                wake = wake.min(readers[0].last_data + LINGER);
-            }
-            if let Some(d) = stop_deadline {
-                wake = wake.min(d);
-            }
-            let mut spawn_next = false;
-            tokio::select! {
-                (i, item) = next_output(&mut readers) => {
-                    let last = readers.len() - 1;
-                    let r = &mut readers[i];
-                    match item {
-                        Some(Ok(LogOutput::StdOut { message })) => {
-                            let mut data: &[u8] = &message;
-                            if let Some(buf) = r.header.as_mut() {
-                                match memchr::memchr(b'\n', data) {
-                                    Some(nl) => {
-                                        if buf.len() < 4096 {
-                                            buf.extend_from_slice(&data[..nl.min(4096)]);
-                                        }
-                                        if !self.fp.same_file(&ShellFingerprint::parse(buf)) {
-                                            tracing::info!(stream = ?self.key, "the file was replaced while the stream was away");
-                                            r.mismatch = true;
-                                        }
-                                        r.header = None;
-                                        data = &data[nl + 1..];
-                                    }
-                                    None => {
-                                        if buf.len() < 4096 {
-                                            buf.extend_from_slice(data);
-                                        }
-                                        data = &[];
-                                    }
-                                }
-                            }
-                            if !r.mismatch && !data.is_empty() {
-                                r.last_data = Instant::now();
-                                if i == 0 {
-                                    if let Err(e) = self.take(data, skipping) {
-                                        readers[0].lost = Some(format!("cannot write the spool: {e}"));
-                                        stop_deadline.get_or_insert(Instant::now());
-                                    }
-                                } else {
-                                    r.pending.extend_from_slice(data);
-                                }
-                            }
-                        }
-                        Some(Ok(LogOutput::StdErr { message })) => {
-                            r.stderr_buf.extend_from_slice(&message);
-                            let mut pids_changed = false;
-                            while let Some(nl) = memchr::memchr(b'\n', &r.stderr_buf) {
-                                let line: Vec<u8> = r.stderr_buf.drain(..=nl).collect();
-                                match tail::parse_stderr(&line[..line.len() - 1]) {
-                                    StderrLine::Pids { reader, detector } => {
-                                        r.pids = Some([reader, detector]);
-                                        // The reader runs from now on; measure quiet from here.
-                                        r.last_data = Instant::now();
-                                        pids_changed = true;
-                                    }
-                                    StderrLine::Exit(status) => r.exit = Some(status),
-                                    StderrLine::Replaced => {
-                                        r.replaced_at.get_or_insert_with(Instant::now);
-                                        // Only the newest reader's detector
-                                        // speaks for the path.
-                                        spawn_next |= i == last;
-                                    }
-                                    StderrLine::Gone => {}
-                                    StderrLine::CannotOpen => r.cannot_open = true,
-                                    StderrLine::Other(text) => {
-                                        tracing::debug!(stream = ?self.key, %text, "stderr");
-                                        r.other_text = text;
-                                    }
-                                }
-                            }
-                            if r.stderr_buf.len() > 64 * 1024 {
-                                r.stderr_buf.clear();
-                            }
-                            if pids_changed {
-                                self.record_pids(&readers);
-                                self.persist().await;
-                            }
-                        }
-                        Some(Ok(LogOutput::Console { message } | LogOutput::StdIn { message })) => {
-                            r.other_text = String::from_utf8_lossy(&message).trim().to_owned();
-                        }
-                        Some(Err(e)) => {
-                            r.lost = Some(format!("the exec stream failed: {e}"));
-                            r.ended = true;
-                        }
-                        None => r.ended = true,
-                    }
-                }
-                _ = flush.tick() => {
-                    if self.dirty {
-                        self.persist().await;
-                    }
-                }
-                _ = self.status.notify.notified(), if stop_deadline.is_none() => {
-                    let still = self.status.wanted();
-                    if still.as_ref().is_none_or(|w| w.started_at != want.started_at) {
-                        self.status.set_state(StreamState::Draining, None);
-                        stop_deadline = Some(Instant::now() + self.settings.drain_timeout);
-                    }
-                }
-                _ = hard_stop.cancelled() => {
-                    for r in readers.iter_mut().filter(|r| !r.kill_sent) {
-                        if let Some(p) = r.pids {
-                            r.kill_sent = true;
-                            kill_detached(&self.docker, &self.key.container_id, &p, self.settings.request_timeout);
-                        }
-                    }
-                    if self.dirty {
-                        self.persist().await;
-                    }
-                    return SessionEnd::Aborted;
-                }
-                _ = tokio::time::sleep_until(wake) => {
-                    if stop_deadline.is_some_and(|d| d <= Instant::now()) {
-                        tracing::warn!(stream = ?self.key, "drain timed out");
-                        if self.dirty {
-                            self.persist().await;
-                        }
-                        return SessionEnd::Unwanted;
-                    }
-                    if buffered
-                        && readers[0].last_data + LINGER <= Instant::now()
-                        && let Some(w) = self.writer.as_mut()
-                        && let Err(e) = w.flush_buf()
-                    {
-                        readers[0].lost = Some(format!("cannot write the spool: {e}"));
-                        stop_deadline.get_or_insert(Instant::now());
-                    }
-                    if skipping && readers[0].last_data + Duration::from_millis(700) <= Instant::now() {
-                        skipping = false;
-                        self.skip_existing = false;
-                    }
-                }
-            }
-            if spawn_next && stop_deadline.is_none() && readers.len() < MAX_READERS {
-                match self.start_reader(0, false).await {
-                    Ok(reader) => readers.push_back(reader),
-                    Err(end) => {
-                        tracing::warn!(stream = ?self.key, ?end, "cannot follow the new file yet")
-                    }
-                }
-            }
-            // A newest reader that could not open the file is dropped; the
-            // detector before it reports when the file appears.
-            if readers.len() > 1
-                && readers
-                    .back()
-                    .is_some_and(|r| r.ended && r.pending.is_empty() && r.cannot_open)
-            {
-                readers.pop_back();
-                if let Some(r) = readers.back_mut() {
-                    r.replaced_at = None;
-                }
-            }
-            // Hand over from ended heads to their successors, in order.
-            while readers.front().is_some_and(|r| r.ended) {
-                let head = readers.pop_front().expect("front");
-                self.record_pids(&readers);
-                if readers.is_empty() {
-                    if self.dirty {
-                        self.persist().await;
-                    }
-                    return self.classify(head, stop_deadline.is_some()).await;
-                }
-                let finished_file =
-                    head.mismatch || head.replaced_at.is_some() || stop_deadline.is_some();
-                if !finished_file
-                    || head.lost.is_some()
-                    || head.pids.is_none()
-                    || head.exit == Some(127)
-                {
-                    // The head broke down for another reason: stop the
-                    // others too and let the main loop decide.
-                    for r in readers.iter_mut().filter(|r| !r.kill_sent) {
-                        if let Some(p) = r.pids {
-                            kill_detached(
-                                &self.docker,
-                                &self.key.container_id,
-                                &p,
-                                self.settings.request_timeout,
-                            );
-                        }
-                    }
-                    if self.dirty {
-                        self.persist().await;
-                    }
-                    return self.classify(head, stop_deadline.is_some()).await;
-                }
-                self.next_generation(!head.mismatch);
-                let pending = std::mem::take(&mut readers[0].pending);
-                if !pending.is_empty()
-                    && let Err(e) = self.take(&pending, false)
-                {
-                    readers[0].lost = Some(format!("cannot write the spool: {e}"));
-                    stop_deadline.get_or_insert(Instant::now());
-                }
-                self.persist().await;
-            }
-        }
-    }
-
-    /// How a stream whose last reader ended goes on.
-    async fn classify(&mut self, head: Reader, stopping: bool) -> SessionEnd {
-        self.cp.pids.clear();
-        self.dirty = true;
-        if let Some(reason) = head.lost {
-            return SessionEnd::Lost(reason);
-        }
-        if head.pids.is_none() {
-            // The shell never ran: no `sh`, or the container stopped.
-            return match self.exec_exit_code(&head.exec_id).await {
-                Some(126 | 127) => SessionEnd::Unsupported(format!(
-                    "the container has no usable `sh`: {}",
-                    head.other_text
-                )),
-                _ if stopping => SessionEnd::Unwanted,
-                _ => SessionEnd::ContainerStopped,
-            };
-        }
-        if head.exit == Some(127) {
-            return SessionEnd::Unsupported(format!(
-                "the container has no `tail`: {}",
-                head.other_text
-            ));
-        }
-        if head.mismatch {
-            return SessionEnd::Replaced;
-        }
-        if stopping {
-            return SessionEnd::Unwanted;
-        }
-        if head.replaced_at.is_some() && head.kill_sent {
-            return SessionEnd::Rotated;
-        }
-        if head.cannot_open && head.exit.is_some_and(|s| s != 0) {
-            return SessionEnd::FileMissing;
-        }
-        if head.exit.is_none() && !self.container_running().await {
-            // The shell was killed before it could report: the container stopped.
-            return SessionEnd::ContainerStopped;
-        }
-        SessionEnd::Lost(format!(
-            "tail ended with status {:?}: {}",
-            head.exit, head.other_text
-        ))
     }
 
     /// Takes a chunk of the file: whole lines go to the spool.
@@ -875,6 +572,7 @@ impl Stream {
         cp.offset = self.consumed;
         cp.fingerprint = tail::to_hex(&self.fp.head);
         cp.fingerprint_complete = self.fp.complete;
+        (cp.device, cp.inode) = self.file.map_or((0, 0), |f| (f.dev, f.ino));
         let path = self.checkpoint_path.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let result = writer.sync().map_err(|e| e.to_string()).and_then(|mark| {
@@ -904,48 +602,6 @@ impl Stream {
         }
     }
 
-    async fn kill(&self, pids: &[u32]) {
-        let _ = tokio::time::timeout(
-            self.settings.request_timeout,
-            kill(&self.docker, &self.key.container_id, pids),
-        )
-        .await;
-    }
-
-    /// Whether the container still runs (an unanswered question counts as
-    /// yes, so the stream retries rather than waits for a restart).
-    async fn container_running(&self) -> bool {
-        match tokio::time::timeout(
-            self.settings.request_timeout,
-            self.docker.inspect_container(&self.key.container_id, None),
-        )
-        .await
-        {
-            Ok(Ok(info)) => info.state.and_then(|s| s.running).unwrap_or(false),
-            Ok(Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            })) => false,
-            _ => true,
-        }
-    }
-
-    async fn exec_exit_code(&self, exec_id: &str) -> Option<i64> {
-        // The exit code is set a moment after the stream ends.
-        for _ in 0..20 {
-            match tokio::time::timeout(
-                self.settings.request_timeout,
-                self.docker.inspect_exec(exec_id),
-            )
-            .await
-            {
-                Ok(Ok(info)) if info.running == Some(false) => return info.exit_code,
-                Ok(Ok(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-                _ => return None,
-            }
-        }
-        None
-    }
-
     /// Final flush, and the live segment rotated if the stream is over for
     /// good, so the budget can collect it once Logstash has read it.
     async fn close(mut self) {
@@ -954,106 +610,5 @@ impl Stream {
         if gone && let Some(mut writer) = self.writer.take() {
             let _ = tokio::task::spawn_blocking(move || writer.rotate()).await;
         }
-    }
-}
-
-/// How long written lines may sit in memory once the stream goes quiet.
-const LINGER: Duration = Duration::from_millis(20);
-
-/// At most this many execs per stream at once: the head and the files that
-/// replaced it since, which wait their turn.
-const MAX_READERS: usize = 4;
-
-/// Bytes a waiting reader may hold before it is no longer read.
-pub const PENDING_CAP: usize = 4 * 1024 * 1024;
-
-/// One exec reading one file.
-struct Reader {
-    exec_id: String,
-    output: Pin<Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
-    /// The fingerprint line, while it is being read.
-    header: Option<Vec<u8>>,
-    /// The fingerprint did not match: the data is not the checkpoint's file.
-    mismatch: bool,
-    pids: Option<[u32; 2]>,
-    exit: Option<i32>,
-    cannot_open: bool,
-    other_text: String,
-    stderr_buf: Vec<u8>,
-    /// When its detector reported that the path names another file.
-    replaced_at: Option<Instant>,
-    last_data: Instant,
-    kill_sent: bool,
-    ended: bool,
-    lost: Option<String>,
-    /// Bytes read while not the head, from byte 0 of its file.
-    pending: Vec<u8>,
-}
-
-/// The next item of any reader, the head first; a waiting reader whose
-/// buffer is full is not polled (backpressure into the container). Never
-/// resolves when every reader has ended.
-fn next_output(
-    readers: &mut VecDeque<Reader>,
-) -> impl Future<Output = (usize, Option<Result<LogOutput, bollard::errors::Error>>)> + '_ {
-    std::future::poll_fn(move |cx| {
-        for (i, r) in readers.iter_mut().enumerate() {
-            if r.ended || (i > 0 && r.pending.len() >= PENDING_CAP) {
-                continue;
-            }
-            if let Poll::Ready(item) = r.output.poll_next_unpin(cx) {
-                return Poll::Ready((i, item));
-            }
-        }
-        Poll::Pending
-    })
-}
-
-/// Kills a reader's processes without waiting for the kill exec.
-fn kill_detached(docker: &Docker, container: &str, pids: &[u32], timeout: Duration) {
-    let docker = docker.clone();
-    let container = container.to_owned();
-    let pids = pids.to_vec();
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(timeout, kill(&docker, &container, &pids)).await;
-    });
-}
-
-/// Sends `kill` for `pids` into the container (a second exec, argv only).
-pub(crate) async fn kill(
-    docker: &Docker,
-    container: &str,
-    pids: &[u32],
-) -> Result<(), bollard::errors::Error> {
-    let created = docker
-        .create_exec(
-            container,
-            CreateExecOptions {
-                cmd: Some(tail::kill_command(pids)),
-                attach_stdout: Some(false),
-                attach_stderr: Some(false),
-                ..Default::default()
-            },
-        )
-        .await?;
-    docker
-        .start_exec(
-            &created.id,
-            Some(StartExecOptions {
-                detach: true,
-                ..Default::default()
-            }),
-        )
-        .await?;
-    Ok(())
-}
-
-fn classify_docker_error(e: bollard::errors::Error) -> SessionEnd {
-    match &e {
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404 | 409,
-            ..
-        } => SessionEnd::ContainerStopped,
-        _ => SessionEnd::Lost(e.to_string()),
     }
 }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::layout;
 use super::matching::{Desired, DesiredStream, StreamKey};
+use super::retention;
 use super::spool;
 use super::stream::{self, StreamSettings, StreamStatus};
 use crate::events::messages::{StreamReport, Totals};
@@ -229,6 +230,7 @@ impl Drop for StreamManager {
 fn report(entry: &Entry) -> StreamReport {
     let s = &entry.status;
     let (state, reason) = s.state();
+    let (reader, reader_note) = s.reader();
     StreamReport {
         container_id: entry.last.key.container_id.clone(),
         image: entry.last.image.clone(),
@@ -240,6 +242,9 @@ fn report(entry: &Entry) -> StreamReport {
         dropped_bytes: s.dropped_bytes.load(Ordering::Relaxed),
         rotations: s.rotations.load(Ordering::Relaxed),
         duplicate_lines: s.duplicate_lines.load(Ordering::Relaxed),
+        reader,
+        reader_note,
+        lost_files: s.lost_files.load(Ordering::Relaxed),
     }
 }
 
@@ -293,6 +298,35 @@ async fn budget_loop(
             }
             Ok(Err(e)) => tracing::error!(error = %e, "spool budget pass failed"),
             Err(e) => tracing::error!(error = %e, "spool budget task failed"),
+        }
+        if let Some(retention) = settings.state_retention {
+            let s = settings.clone();
+            let active: HashSet<String> =
+                registry.lock().expect("poisoned").keys().cloned().collect();
+            let pass = tokio::task::spawn_blocking(move || {
+                retention::expire(
+                    &s.spool_dir,
+                    &s.state_dir,
+                    &active,
+                    std::time::SystemTime::now(),
+                    retention,
+                )
+            })
+            .await;
+            match pass {
+                Ok(Ok(pass)) => {
+                    for stream in &pass.streams {
+                        tracing::info!(%stream, ?retention, "removed the state of a stream gone for longer than the retention");
+                    }
+                    let dropped: u64 = pass.dropped.values().sum();
+                    if dropped > 0 {
+                        tracing::warn!(dropped, "expired spool held unread bytes");
+                        closed.lock().expect("poisoned").dropped_bytes += dropped;
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "state retention pass failed"),
+                Err(e) => tracing::error!(error = %e, "state retention task failed"),
+            }
         }
     }
 }

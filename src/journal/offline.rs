@@ -312,6 +312,20 @@ mod tests {
         }
     }
 
+    /// Opens `dir` once the threads of a database just dropped in this
+    /// process have let go of it (within 10 s).
+    async fn open_when_unlocked(dir: &std::path::Path) -> DataDir {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match DataDir::open(dir) {
+                Err(JournalError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                }
+                other => break other.unwrap(),
+            }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn an_imported_history_reads_back_and_a_running_replica_locks_it_out() {
         let dir = tempfile::tempdir().unwrap();
@@ -328,7 +342,9 @@ mod tests {
             Err(JournalError::Config(_))
         ));
 
-        let data = DataDir::open(dir.path()).unwrap();
+        // sled's flusher thread lets go of the database shortly after the
+        // importer drops it.
+        let data = open_when_unlocked(dir.path()).await;
         assert_eq!(data.last_seq(), 10_000);
         let events: Vec<Envelope> = data.events(1, u64::MAX).map(Result::unwrap).collect();
         assert_eq!(events.len(), 10_000);
@@ -356,15 +372,7 @@ mod tests {
         journal.close().await.unwrap();
         drop(journal);
         // Raft's tasks let go of the database shortly after the journal closes.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let data = loop {
-            match DataDir::open(dir.path()) {
-                Err(JournalError::Locked(_)) if std::time::Instant::now() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
-                }
-                other => break other.unwrap(),
-            }
-        };
+        let data = open_when_unlocked(dir.path()).await;
         assert_eq!(data.last_seq(), 10_001);
         let (snapshot_state, snapshot_events) = data.raft_snapshot().unwrap().unwrap();
         assert_eq!(snapshot_events.len() as u64, snapshot_state.last_seq);

@@ -78,6 +78,9 @@ mod tests {
             dropped_bytes: 0,
             rotations: 0,
             duplicate_lines: 0,
+            reader: None,
+            reader_note: None,
+            lost_files: 0,
         }
     }
 

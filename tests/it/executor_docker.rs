@@ -14,7 +14,7 @@ use logstash_mesos::events::messages::{ConfigEntry, ConfigSet, StreamState};
 use logstash_mesos::executor::discovery::{self, DiscoverySettings, Snapshot};
 use logstash_mesos::executor::layout;
 use logstash_mesos::executor::matching::{self, Container, RequiredLabel, StreamKey};
-use logstash_mesos::executor::stream::StreamSettings;
+use logstash_mesos::executor::stream::{ReaderChoice, StreamSettings};
 use logstash_mesos::executor::streams::StreamManager;
 use support::docker::{
     BUSYBOX, NO_SH, NO_TAIL, TestContainer, docker_or_skip, ensure_images, eventually,
@@ -35,7 +35,7 @@ fn input(paths: &[&str]) -> String {
     format!("input {{\n{files}}}\n")
 }
 
-fn config_set(image: &str, paths: &[&str]) -> ConfigSet {
+pub(crate) fn config_set(image: &str, paths: &[&str]) -> ConfigSet {
     ConfigSet {
         version: 1,
         configs: vec![ConfigEntry {
@@ -55,26 +55,29 @@ fn settings(dir: &Path) -> StreamSettings {
     s.drain_timeout = Duration::from_secs(5);
     s.retry_max = Duration::from_secs(2);
     s.budget_every = Duration::from_secs(1);
+    // This suite proves the exec reader (the fallback); the direct reader
+    // has its own (executor_direct.rs).
+    s.reader = ReaderChoice::Exec;
     s
 }
 
 /// One test's world: its own label (so parallel tests never touch each
 /// other's containers), discovery, a manager and a temp dir.
-struct World {
-    docker: Docker,
-    label: RequiredLabel,
-    dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) docker: Docker,
+    pub(crate) label: RequiredLabel,
+    pub(crate) dir: tempfile::TempDir,
     containers: watch::Receiver<Snapshot>,
     cancel: CancellationToken,
-    manager: Option<StreamManager>,
+    pub(crate) manager: Option<StreamManager>,
 }
 
 impl World {
-    async fn new(docker: &Docker) -> World {
+    pub(crate) async fn new(docker: &Docker) -> World {
         World::with(docker, |_| {}).await
     }
 
-    async fn with(docker: &Docker, tune: impl FnOnce(&mut StreamSettings)) -> World {
+    pub(crate) async fn with(docker: &Docker, tune: impl FnOnce(&mut StreamSettings)) -> World {
         if std::env::var_os("RUST_LOG").is_some() {
             logstash_mesos::telemetry::init_logging(logstash_mesos::telemetry::LogFormat::Text);
         }
@@ -105,7 +108,7 @@ impl World {
         }
     }
 
-    async fn container(&self, image: &str, script: &str) -> TestContainer {
+    pub(crate) async fn container(&self, image: &str, script: &str) -> TestContainer {
         TestContainer::start(
             &self.docker,
             image,
@@ -115,12 +118,12 @@ impl World {
         .await
     }
 
-    fn manager(&mut self) -> &mut StreamManager {
+    pub(crate) fn manager(&mut self) -> &mut StreamManager {
         self.manager.as_mut().unwrap()
     }
 
     /// Waits until discovery shows exactly `ids` among this test's containers.
-    async fn discovered(&mut self, ids: &[&str]) -> Vec<Container> {
+    pub(crate) async fn discovered(&mut self, ids: &[&str]) -> Vec<Container> {
         let mut want: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
         want.sort();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -147,13 +150,13 @@ impl World {
     }
 
     /// Applies `configs` to the containers discovered now.
-    async fn apply(&mut self, configs: &ConfigSet, ids: &[&str]) {
+    pub(crate) async fn apply(&mut self, configs: &ConfigSet, ids: &[&str]) {
         let containers = self.discovered(ids).await;
         let desired = matching::desired_streams(configs, &containers, Some(&self.label));
         self.manager().apply(&desired);
     }
 
-    fn spool(&self, container: &str, path: &str) -> PathBuf {
+    pub(crate) fn spool(&self, container: &str, path: &str) -> PathBuf {
         layout::spool_dir(
             &self.dir.path().join("spool"),
             &StreamKey {
@@ -163,7 +166,13 @@ impl World {
         )
     }
 
-    async fn spool_is(&self, container: &str, path: &str, want: &[u8], within: Duration) {
+    pub(crate) async fn spool_is(
+        &self,
+        container: &str,
+        path: &str,
+        want: &[u8],
+        within: Duration,
+    ) {
         let dir = self.spool(container, path);
         eventually(within, &format!("spool of {path} holds {want:?}"), || {
             let got = spool_contents(&dir);
@@ -172,7 +181,7 @@ impl World {
         .await;
     }
 
-    async fn shutdown(&mut self) {
+    pub(crate) async fn shutdown(&mut self) {
         if let Some(manager) = self.manager.take() {
             manager.shutdown(Duration::from_secs(10)).await;
         }
@@ -180,7 +189,7 @@ impl World {
     }
 }
 
-const IDLE: &str = "exec sleep 3600";
+pub(crate) const IDLE: &str = "exec sleep 3600";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_containers_started_before_and_after_the_config() {
@@ -301,7 +310,12 @@ async fn a_restarted_container_resumes_and_a_new_one_starts_over() {
     else {
         return;
     };
-    let mut world = World::new(&docker).await;
+    restarted_container_resumes_and_a_new_one_starts_over(World::new(&docker).await).await;
+}
+
+/// A stopped and restarted container resumes its stream (no re-read); a new
+/// container of the same image reads its file from the beginning.
+pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut world: World) {
     // Every start appends one line numbered by how often it started.
     let script = format!(
         "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; \
@@ -356,7 +370,7 @@ async fn a_restarted_container_resumes_and_a_new_one_starts_over() {
     world.shutdown().await;
 }
 
-fn numbers(from: u64, to: u64) -> Vec<u8> {
+pub(crate) fn numbers(from: u64, to: u64) -> Vec<u8> {
     (from..=to)
         .flat_map(|i| format!("{i}\n").into_bytes())
         .collect()
@@ -391,32 +405,8 @@ async fn rotation_every_10000_lines_loses_nothing() {
     c.exec(&["touch", "/tmp/go"]).await;
     let want = numbers(1, 100_000);
     let dir = world.spool(&c.id, "/tmp/app.log");
-    let started = std::time::Instant::now();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    let mut last_len;
-    loop {
-        let got = spool_contents(&dir);
-        last_len = got.len();
-        if got.len() >= want.len() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not all lines spooled: {}",
-            first_difference(&got, &want)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    println!(
-        "100,000 lines with 10 renames spooled in {:?} ({last_len} bytes)",
-        started.elapsed()
-    );
-    let got = spool_contents(&dir);
-    assert!(
-        got == want,
-        "the spool differs: {}",
-        first_difference(&got, &want)
-    );
+    let took = spool_becomes(&dir, &want, Duration::from_secs(90)).await;
+    println!("100,000 lines with 10 renames spooled in {took:?}");
     let (reports, totals) = world.manager().reports();
     assert_eq!(totals.lines, 100_000);
     // Renames 1-9 are followed by a new file; the 10th leaves none.
@@ -428,7 +418,7 @@ async fn rotation_every_10000_lines_loses_nothing() {
     world.shutdown().await;
 }
 
-fn first_difference(got: &[u8], want: &[u8]) -> String {
+pub(crate) fn first_difference(got: &[u8], want: &[u8]) -> String {
     let at = got
         .iter()
         .zip(want)
@@ -741,12 +731,21 @@ async fn discovery_survives_a_daemon_restart() {
 }
 
 /// The `executor-streams` subcommand in a child process, to be SIGKILLed.
-struct Child9 {
+pub(crate) struct Child9 {
     child: Option<Child>,
 }
 
 impl Child9 {
-    fn start(dir: &Path, configs: &Path, label: &RequiredLabel) -> Child9 {
+    pub(crate) fn start(dir: &Path, configs: &Path, label: &RequiredLabel) -> Child9 {
+        Child9::with_reader(dir, configs, label, "exec")
+    }
+
+    pub(crate) fn with_reader(
+        dir: &Path,
+        configs: &Path,
+        label: &RequiredLabel,
+        reader: &str,
+    ) -> Child9 {
         let child = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
             .arg("executor-streams")
             .arg("--configs")
@@ -761,20 +760,22 @@ impl Child9 {
             .arg(format!("{}={}", label.key, label.value))
             .arg("--spool-file-size")
             .arg("65536")
+            .arg("--reader")
+            .arg(reader)
             .env("RUST_LOG", "warn")
             .spawn()
             .expect("spawn executor-streams");
         Child9 { child: Some(child) }
     }
 
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap();
             child.wait().unwrap();
         }
     }
 
-    fn terminate(&mut self) {
+    pub(crate) fn terminate(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
@@ -791,7 +792,7 @@ impl Drop for Child9 {
     }
 }
 
-fn report(dir: &Path) -> serde_json::Value {
+pub(crate) fn report(dir: &Path) -> serde_json::Value {
     std::fs::read(dir.join("report.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -876,14 +877,26 @@ async fn sigkill_mid_stream_and_restart_loses_nothing() {
     })
     .await;
     child.terminate();
-    let got = spool_contents(&spool);
+    let (duplicates, counted) = in_order_with_counted_duplicates(&spool, &want, dir.path());
+    println!("SIGKILL: {duplicates} duplicate lines in the spool, {counted} counted");
+    assert!(c.tails().await.is_empty(), "graceful stop kills the tails");
+}
+
+/// Asserts that the spool holds `want` (numbered lines) in order, none
+/// missing, where repeats of earlier lines (re-read after a crash) are
+/// allowed, and that the executor's report counted exactly those repeats.
+/// Returns (repeats in the spool, repeats counted).
+pub(crate) fn in_order_with_counted_duplicates(
+    spool: &Path,
+    want: &[u8],
+    state: &Path,
+) -> (u64, u64) {
+    let got = spool_contents(spool);
     let lines: Vec<u64> = got
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| std::str::from_utf8(l).unwrap().parse().unwrap())
         .collect();
-    // In order, none missing: every line is the next number, or a repeat of
-    // an earlier one in one re-read block.
     let mut dedup = Vec::new();
     for &n in &lines {
         if dedup.last().is_none_or(|&last| n > last) {
@@ -894,11 +907,44 @@ async fn sigkill_mid_stream_and_restart_loses_nothing() {
         .iter()
         .flat_map(|n| format!("{n}\n").into_bytes())
         .collect();
-    assert!(deduped == want, "{}", first_difference(&deduped, &want));
-    let duplicates = (lines.len() - want_lines) as u64;
-    let report = report(dir.path());
+    let jumps: Vec<(u64, u64)> = lines
+        .windows(2)
+        .filter(|w| w[1] != w[0] + 1)
+        .map(|w| (w[0], w[1]))
+        .take(20)
+        .collect();
+    assert!(
+        deduped == want,
+        "{}; jumps in the spool: {jumps:?}",
+        first_difference(&deduped, want)
+    );
+    let duplicates = (lines.len() - dedup.len()) as u64;
+    let report = report(state);
     let counted = report["totals"]["duplicate_lines"].as_u64().unwrap();
-    println!("SIGKILL: {duplicates} duplicate lines in the spool, {counted} counted");
     assert_eq!(counted, duplicates, "{report}");
-    assert!(c.tails().await.is_empty(), "graceful stop kills the tails");
+    (duplicates, counted)
+}
+
+/// Waits until the spool in `dir` is as long as `want`, then asserts it is
+/// `want`; returns how long it took.
+pub(crate) async fn spool_becomes(dir: &Path, want: &[u8], within: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let got = spool_contents(dir);
+        if got.len() >= want.len() {
+            assert!(
+                got == want,
+                "the spool differs: {}",
+                first_difference(&got, want)
+            );
+            return started.elapsed();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all lines spooled: {}",
+            first_difference(&got, want)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -13,6 +13,7 @@ mod cli_checks;
 mod config_dir_safety;
 mod config_sources;
 mod durability;
+mod executor_direct;
 mod executor_docker;
 mod executor_local;
 mod gui_api;

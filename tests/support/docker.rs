@@ -195,10 +195,21 @@ impl TestContainer {
         script: Option<&str>,
         labels: &[(&str, &str)],
     ) -> TestContainer {
+        let argv: Option<Vec<&str>> = script.map(|s| vec!["sh", "-c", s]);
+        TestContainer::start_argv(docker, image, argv.as_deref(), labels).await
+    }
+
+    /// Starts `image` running `argv` (its own command when `None`).
+    pub async fn start_argv(
+        docker: &Docker,
+        image: &str,
+        argv: Option<&[&str]>,
+        labels: &[(&str, &str)],
+    ) -> TestContainer {
         let name = unique("c");
         let body = ContainerCreateBody {
             image: Some(image.into()),
-            cmd: script.map(|s| vec!["sh".into(), "-c".into(), s.into()]),
+            cmd: argv.map(|a| a.iter().map(|s| s.to_string()).collect()),
             labels: Some(
                 labels
                     .iter()
