@@ -309,9 +309,8 @@ fn a_removed_framework_ends_every_task() {
     );
 }
 
-#[test]
-fn unchanged_settings_are_not_logged() {
-    let settings = ExecutorSettings {
+fn settings() -> ExecutorSettings {
+    ExecutorSettings {
         cpus_milli: 200,
         mem_mib: 256,
         disk_mib: 0,
@@ -320,7 +319,12 @@ fn unchanged_settings_are_not_logged() {
             path: "/usr/bin/logstash-mesos".into(),
             uri: None,
         },
-    };
+    }
+}
+
+#[test]
+fn unchanged_settings_are_not_logged() {
+    let settings = settings();
     let change = || Proposal {
         at: 1,
         actor: Actor::System,
@@ -335,16 +339,7 @@ fn unchanged_settings_are_not_logged() {
 
 #[test]
 fn the_launch_fingerprint_follows_the_settings_and_the_declared_ports() {
-    let settings = ExecutorSettings {
-        cpus_milli: 200,
-        mem_mib: 256,
-        disk_mib: 0,
-        logstash_heap_mib: 512,
-        command: ExecutorCommand::Binary {
-            path: "/usr/bin/logstash-mesos".into(),
-            uri: None,
-        },
-    };
+    let settings = settings();
     let system = |command| Proposal {
         at: 1,
         actor: Actor::System,
