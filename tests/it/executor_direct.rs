@@ -285,15 +285,11 @@ async fn sigkill_with_a_rotation_while_down_loses_nothing() {
     // write past the next rename before the executor comes back.
     c.exec(&["touch", "/tmp/hold"]).await;
     child.kill9();
-    let (ls, _) = c.exec(&["ls", "/tmp"]).await;
-    let renamed_before = ls.lines().filter(|l| l.starts_with("app.log.")).count();
+    let renamed_before = renamed(&c).await;
     c.exec(&["rm", "/tmp/hold"]).await;
     eventually(Duration::from_secs(30), "a rename while down", || {
         let c = &c;
-        async move {
-            let (ls, _) = c.exec(&["ls", "/tmp"]).await;
-            ls.lines().filter(|l| l.starts_with("app.log.")).count() > renamed_before
-        }
+        async move { renamed(c).await > renamed_before }
     })
     .await;
     let mut child = Child9::with_reader(dir.path(), &configs, &label, "direct");
