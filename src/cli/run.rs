@@ -3,7 +3,6 @@
 //! SIGTERM through [`until_signal`].
 
 use std::future::Future;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -147,7 +146,8 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 /// reason, when Docker cannot be used.
 pub fn executor(args: WorkloadArgs) -> anyhow::Result<()> {
     let env = ExecutorEnv::from_process_env()?;
-    let default_state = PathBuf::from("/var/lib/logstash-mesos")
+    let default_state = args
+        .state_root
         .join(&env.framework_id)
         .join(env.agent_id.as_deref().unwrap_or("agent"));
     let mut settings = args.settings(default_state)?;

@@ -10,15 +10,29 @@ use crate::executor::discovery::DiscoverySettings;
 use crate::executor::logstash::LogstashSettings;
 use crate::executor::matching::RequiredLabel;
 use crate::executor::standalone;
+use crate::executor::state_root;
 use crate::executor::stream::{ReaderChoice, StartPosition, StreamSettings};
 use crate::executor::workload::WorkloadSettings;
 
 #[derive(Debug, clap::Args)]
 pub struct WorkloadArgs {
     /// Executor state kept across executor restarts: checkpoints, sincedbs, Logstash data
-    /// (default: /var/lib/logstash-mesos/<framework id>/<agent id>; `local`: <data-dir>/executor).
+    /// (default: <state-root>/<framework id>/<agent id>; `local`: <data-dir>/executor).
     #[arg(long, value_name = "DIR", env = "LOGSTASH_MESOS_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Where executors keep their state directories, one per framework and agent.
+    /// When the state directory is <state-root>/<framework>/<agent>, the executor
+    /// locks it while it runs and removes the other directories there whose
+    /// executor is gone and that have not changed for --state-retention (torn-down
+    /// frameworks, old agent ids).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/logstash-mesos",
+        env = "LOGSTASH_MESOS_STATE_ROOT"
+    )]
+    pub state_root: PathBuf,
 
     /// Spool directory (default: <state-dir>/spool, so unread lines survive a new
     /// executor sandbox; `$MESOS_SANDBOX/spool` keeps them with the sandbox instead).
@@ -172,6 +186,7 @@ impl WorkloadArgs {
         streams.flush_every = self.flush_every;
         streams.reader = self.reader;
         streams.state_retention = (!self.state_retention.is_zero()).then_some(self.state_retention);
+        streams.state_root = state_root::root_of(state_dir, &self.state_root);
         streams
     }
 
@@ -288,6 +303,25 @@ mod tests {
         let settings = args.workload.settings(PathBuf::from("/unused")).unwrap();
         assert_eq!(settings.streams.spool_dir, PathBuf::from("/sp"));
         assert_eq!(settings.logstash.dir, PathBuf::from("/s/logstash"));
+    }
+
+    #[test]
+    fn state_directories_in_the_state_root_layout_are_locked_and_swept() {
+        let default = PathBuf::from("/var/lib/logstash-mesos/fw-1/agent-1");
+        let settings = parse(&[]).unwrap().workload.settings(default).unwrap();
+        assert_eq!(
+            settings.streams.state_root,
+            Some(PathBuf::from("/var/lib/logstash-mesos"))
+        );
+        let args = parse(&["--state-root", "/srv/lm", "--state-dir", "/srv/lm/fw/a"]).unwrap();
+        let settings = args.workload.settings(PathBuf::from("/unused")).unwrap();
+        assert_eq!(settings.streams.state_root, Some(PathBuf::from("/srv/lm")));
+        let args = parse(&["--state-dir", "/data/executor"]).unwrap();
+        let settings = args.workload.settings(PathBuf::from("/unused")).unwrap();
+        assert_eq!(
+            settings.streams.state_root, None,
+            "another layout: no sweep"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! * [`checkpoint`], [`spool`], [`sincedb`], [`layout`]: the files on disk.
 //! * [`stream`]: one stream's loop (its `direct` and `exec` sessions);
 //!   [`streams`]: the manager of all of them; [`retention`]: the state of
-//!   streams gone for good.
+//!   streams gone for good; [`state_root`]: the state directories of
+//!   frameworks and agents gone for good.
 //! * [`standalone`]: all of it driven by a config-set file (the hidden
 //!   `executor-streams` subcommand).
 //!
@@ -64,6 +65,7 @@ pub mod root;
 pub mod sincedb;
 pub mod spool;
 pub mod standalone;
+pub mod state_root;
 pub mod stream;
 pub mod streams;
 pub mod tail;

@@ -132,6 +132,11 @@ pub struct StreamSettings {
     /// How long the state of a stream no longer running is kept (see
     /// [`super::retention`]); `None` keeps it forever.
     pub state_retention: Option<Duration>,
+    /// The state root when the state directory is `<root>/<framework>/<agent>`:
+    /// the state directory is then locked while the executor runs, and the
+    /// other framework and agent directories there are swept (see
+    /// [`super::state_root`]).
+    pub state_root: Option<PathBuf>,
 }
 
 impl StreamSettings {
@@ -155,6 +160,7 @@ impl StreamSettings {
             poll_every: Duration::from_millis(250),
             settle: Duration::from_millis(250),
             state_retention: Some(Duration::from_secs(24 * 3600)),
+            state_root: None,
         }
     }
 }

@@ -20,6 +20,7 @@ use super::layout;
 use super::matching::{Desired, DesiredStream, StreamKey};
 use super::retention;
 use super::spool;
+use super::state_root::{self, StateLock};
 use super::stream::{self, StreamSettings, StreamStatus};
 use crate::events::messages::{StreamReport, Totals};
 
@@ -60,6 +61,9 @@ impl StreamManager {
             closed.clone(),
             budget_stop.clone(),
         ));
+        if let Some(root) = settings.state_root.clone() {
+            tokio::spawn(state_root_loop(settings.clone(), root, budget_stop.clone()));
+        }
         StreamManager {
             docker,
             settings,
@@ -327,6 +331,65 @@ async fn budget_loop(
                 Ok(Err(e)) => tracing::error!(error = %e, "state retention pass failed"),
                 Err(e) => tracing::error!(error = %e, "state retention task failed"),
             }
+        }
+    }
+}
+
+/// How often the other state directories under the state root are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Holds the lock of the state directory, retrying while another process
+/// has it, and sweeps the state root at start and every [`SWEEP_EVERY`].
+async fn state_root_loop(settings: Arc<StreamSettings>, root: PathBuf, stop: CancellationToken) {
+    let mut lock: Option<StateLock> = None;
+    let mut warned = false;
+    let mut next_sweep = tokio::time::Instant::now();
+    loop {
+        if lock.is_none() {
+            let dir = settings.state_dir.clone();
+            match tokio::task::spawn_blocking(move || StateLock::try_acquire(&dir)).await {
+                Ok(Ok(Some(held))) => lock = Some(held),
+                Ok(Ok(None)) if !warned => {
+                    warned = true;
+                    tracing::warn!(dir = %settings.state_dir.display(), "another process holds the state directory's lock; retrying");
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot lock the state directory"),
+                Err(e) => tracing::error!(error = %e, "state directory lock task failed"),
+            }
+        }
+        if let Some(retention) = settings.state_retention
+            && tokio::time::Instant::now() >= next_sweep
+        {
+            next_sweep += SWEEP_EVERY;
+            let (root, own) = (root.clone(), settings.state_dir.clone());
+            let pass = tokio::task::spawn_blocking(move || {
+                state_root::sweep(&root, &own, std::time::SystemTime::now(), retention)
+            })
+            .await;
+            match pass {
+                Ok(Ok(swept)) => {
+                    for gone in swept {
+                        tracing::warn!(
+                            dir = %gone.dir.display(),
+                            unread_bytes = gone.unread,
+                            ?retention,
+                            "removed the state directory of a framework or agent whose executor is gone"
+                        );
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "state root sweep failed"),
+                Err(e) => tracing::error!(error = %e, "state root sweep task failed"),
+            }
+        }
+        let wait = match (&lock, settings.state_retention) {
+            (None, _) => Duration::from_secs(1),
+            (Some(_), None) => SWEEP_EVERY,
+            (Some(_), Some(_)) => next_sweep.saturating_duration_since(tokio::time::Instant::now()),
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -306,23 +306,35 @@ fn command(settings: &LaunchSettings) -> CommandInfo {
     }
 }
 
+/// The executor's default `--state-root`.
+const EXECUTOR_STATE_ROOT: &str = "/var/lib/logstash-mesos";
+
 fn container(settings: &LaunchSettings) -> Option<ContainerInfo> {
     let ExecutorCommand::Image { image } = &settings.executor.command else {
         return None;
+    };
+    let bind = |path: &str| Volume {
+        mode: volume::Mode::Rw as i32,
+        container_path: path.to_owned(),
+        host_path: Some(path.to_owned()),
+        ..Default::default()
     };
     Some(ContainerInfo {
         r#type: container_info::Type::Docker as i32,
         docker: Some(container_info::DockerInfo {
             image: image.clone(),
             network: Some(container_info::docker_info::Network::Host as i32),
+            // `docker run --pid=host`: the host's PIDs, so the direct reader
+            // finds the containers' roots under /proc/<pid>/root.
+            parameters: vec![mesos::Parameter {
+                key: "pid".into(),
+                value: "host".into(),
+            }],
             ..Default::default()
         }),
-        volumes: vec![Volume {
-            mode: volume::Mode::Rw as i32,
-            container_path: settings.docker_socket.clone(),
-            host_path: Some(settings.docker_socket.clone()),
-            ..Default::default()
-        }],
+        // The Docker socket, and the state root (the executor's default),
+        // so checkpoints and spool outlive the executor's container.
+        volumes: vec![bind(&settings.docker_socket), bind(EXECUTOR_STATE_ROOT)],
         ..Default::default()
     })
 }
@@ -529,10 +541,29 @@ mod tests {
         let task = task_info(&plenty, &image, "*", &ids, &ConfigSet::default()).unwrap();
         let container = task.executor.unwrap().container.unwrap();
         assert_eq!(container.r#type, container_info::Type::Docker as i32);
-        assert_eq!(container.docker.unwrap().image, "registry/logstash-mesos:1");
+        let docker = container.docker.unwrap();
+        assert_eq!(docker.image, "registry/logstash-mesos:1");
+        let parameters: Vec<(&str, &str)> = docker
+            .parameters
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.as_str()))
+            .collect();
         assert_eq!(
-            container.volumes[0].host_path.as_deref(),
-            Some("/var/run/docker.sock")
+            parameters,
+            [("pid", "host")],
+            "the direct reader needs host PIDs"
+        );
+        let binds: Vec<(&str, Option<&str>)> = container
+            .volumes
+            .iter()
+            .map(|v| (v.container_path.as_str(), v.host_path.as_deref()))
+            .collect();
+        assert_eq!(
+            binds,
+            [
+                ("/var/run/docker.sock", Some("/var/run/docker.sock")),
+                ("/var/lib/logstash-mesos", Some("/var/lib/logstash-mesos")),
+            ]
         );
     }
 

@@ -34,4 +34,5 @@ mod raft_cluster;
 mod raft_mesos_real;
 mod raft_trust;
 mod spool_full;
+mod state_root;
 mod token_roles;
