@@ -66,6 +66,7 @@ fn parse_lines(bytes: &[u8]) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rename_every_5000_of_20000_lines_loses_nothing() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = direct_or_skip("rename_every_5000_of_20000_lines_loses_nothing").await
     else {
         return;
@@ -98,6 +99,7 @@ async fn rename_every_5000_of_20000_lines_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_without_sh_or_tail_is_streamed() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = direct_or_skip("a_container_without_sh_or_tail_is_streamed").await else {
         return;
     };
@@ -132,6 +134,7 @@ async fn a_container_without_sh_or_tail_is_streamed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escapes_from_the_container_root_are_refused() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = direct_or_skip("escapes_from_the_container_root_are_refused").await else {
         return;
     };
@@ -175,6 +178,7 @@ async fn escapes_from_the_container_root_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copytruncate_keeps_the_lines_after_the_truncation() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = direct_or_skip("copytruncate_keeps_the_lines_after_the_truncation").await
     else {
         return;
@@ -246,6 +250,7 @@ fn spool_of(dir: &std::path::Path, container: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_with_a_rotation_while_down_loses_nothing() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = direct_or_skip("sigkill_with_a_rotation_while_down_loses_nothing").await
     else {
         return;
@@ -312,6 +317,7 @@ async fn sigkill_with_a_rotation_while_down_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_checkpoints_are_resumed_by_the_direct_reader() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = direct_or_skip("exec_checkpoints_are_resumed_by_the_direct_reader").await
     else {
         return;
@@ -356,6 +362,7 @@ async fn exec_checkpoints_are_resumed_by_the_direct_reader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_container_is_found_again_under_its_new_pid() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) =
         direct_or_skip("a_restarted_container_is_found_again_under_its_new_pid").await
     else {
@@ -372,6 +379,7 @@ async fn renamed(c: &TestContainer) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_writers_and_two_sigkills_with_rotations_while_down_lose_nothing() {
+    let _lane = crate::support::lanes::heavy().await;
     const LINES: u64 = 60_000;
     let Some(docker) =
         direct_or_skip("five_writers_and_two_sigkills_with_rotations_while_down_lose_nothing")

@@ -193,6 +193,7 @@ pub(crate) const IDLE: &str = "exec sleep 3600";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_containers_started_before_and_after_the_config() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) =
         docker_or_skip("streams_containers_started_before_and_after_the_config").await
     else {
@@ -250,6 +251,7 @@ async fn streams_containers_started_before_and_after_the_config() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconfiguration_starts_and_stops_exactly_the_right_tails() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) =
         docker_or_skip("reconfiguration_starts_and_stops_exactly_the_right_tails").await
     else {
@@ -305,6 +307,7 @@ async fn reconfiguration_starts_and_stops_exactly_the_right_tails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_container_resumes_and_a_new_one_starts_over() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) =
         docker_or_skip("a_restarted_container_resumes_and_a_new_one_starts_over").await
     else {
@@ -378,6 +381,7 @@ pub(crate) fn numbers(from: u64, to: u64) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_every_10000_lines_loses_nothing() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("rotation_every_10000_lines_loses_nothing").await else {
         return;
     };
@@ -436,6 +440,7 @@ pub(crate) fn first_difference(got: &[u8], want: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_paths_are_literal_and_run_nothing() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("hostile_paths_are_literal_and_run_nothing").await else {
         return;
     };
@@ -484,6 +489,7 @@ async fn hostile_paths_are_literal_and_run_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_without_sh_or_tail_fail_with_a_reason() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("containers_without_sh_or_tail_fail_with_a_reason").await
     else {
         return;
@@ -529,6 +535,7 @@ async fn containers_without_sh_or_tail_fail_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_position_end_skips_what_is_already_there() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("start_position_end_skips_what_is_already_there").await
     else {
         return;
@@ -558,6 +565,7 @@ async fn start_position_end_skips_what_is_already_there() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_spool_budget_deletes_oldest_segments_and_counts_the_drop() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) =
         docker_or_skip("the_spool_budget_deletes_oldest_segments_and_counts_the_drop").await
     else {
@@ -651,6 +659,7 @@ impl DaemonProxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_survives_a_daemon_restart() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("discovery_survives_a_daemon_restart").await else {
         return;
     };
@@ -801,6 +810,7 @@ pub(crate) fn report(dir: &Path) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_and_restart_loses_nothing() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("sigkill_mid_stream_and_restart_loses_nothing").await else {
         return;
     };

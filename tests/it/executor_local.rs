@@ -86,6 +86,7 @@ fn seen_by_stand_in(logstash_data: &Path, config: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn local_mode_streams_a_container_into_logstash() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("local_mode_streams_a_container_into_logstash").await else {
         return;
     };
@@ -266,6 +267,7 @@ fn metadata_of(pipeline: &str, container_id: &str) -> std::collections::BTreeMap
 
 #[tokio::test(flavor = "multi_thread")]
 async fn local_mode_runs_a_pipeline_per_config_with_container_metadata() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) =
         docker_or_skip("local_mode_runs_a_pipeline_per_config_with_container_metadata").await
     else {
@@ -460,6 +462,7 @@ async fn with_tld(dir: &Path, scope: &Scope, available: &str, input: &str) -> In
 
 #[tokio::test(flavor = "multi_thread")]
 async fn extra_plugins_are_installed_before_logstash_starts_and_failures_reported() {
+    let _lane = crate::support::lanes::heavy().await;
     let Some(docker) = docker_or_skip("extra_plugins_are_installed_before_logstash_starts").await
     else {
         return;

@@ -36,6 +36,7 @@ fn health_request() -> &'static str {
 
 #[tokio::test]
 async fn invented_methods_and_paths_do_not_grow_metrics() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &[]);
     // Warm up every label the flood below can touch.
@@ -126,6 +127,7 @@ async fn idle_connections(
 
 #[tokio::test]
 async fn idle_connections_from_one_address_cannot_starve_health() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &[]);
     let flooder: IpAddr = "127.0.0.2".parse().unwrap();
@@ -158,6 +160,7 @@ async fn idle_connections_from_one_address_cannot_starve_health() {
 
 #[tokio::test]
 async fn the_global_cap_refuses_the_excess_and_idle_connections_time_out() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(
         dir.path(),
@@ -219,6 +222,7 @@ async fn the_global_cap_refuses_the_excess_and_idle_connections_time_out() {
 
 #[tokio::test]
 async fn live_streams_are_capped_and_their_slots_come_back() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &["--max-event-streams", "2"]);
     let open = || client().get(instance.url("/api/events/stream")).send();
@@ -251,6 +255,7 @@ async fn live_streams_are_capped_and_their_slots_come_back() {
 
 #[tokio::test]
 async fn idle_streams_over_large_configs_hold_little_memory() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &[]);
     let big = format!(
@@ -288,6 +293,7 @@ async fn idle_streams_over_large_configs_hold_little_memory() {
 
 #[tokio::test]
 async fn event_pages_are_bounded_in_bytes_and_continue_with_a_cursor() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &[]);
     let big = format!(
@@ -346,6 +352,7 @@ async fn event_pages_are_bounded_in_bytes_and_continue_with_a_cursor() {
 
 #[tokio::test]
 async fn a_stream_cannot_start_beyond_the_last_event() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &[]);
     for name in ["a", "b"] {
@@ -401,6 +408,7 @@ async fn a_stream_cannot_start_beyond_the_last_event() {
 
 #[tokio::test]
 async fn a_repeated_filter_costs_once_and_queries_do_not_stall_writes() {
+    let _lane = crate::support::lanes::heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let instance = Instance::local(dir.path(), &[]);
     for i in 0..200 {

@@ -83,6 +83,7 @@ async fn until(what: &str, check: impl Fn() -> bool) {
 
 #[tokio::test]
 async fn state_of_gone_frameworks_is_removed_and_of_running_ones_kept() {
+    let _lane = crate::support::lanes::heavy().await;
     if docker_or_skip("state_of_gone_frameworks_is_removed_and_of_running_ones_kept")
         .await
         .is_none()

@@ -13,6 +13,7 @@ use serde_json::Value;
 pub mod browser;
 pub mod cluster;
 pub mod fake_master;
+pub mod lanes;
 pub mod mesos;
 pub mod raw;
 pub mod tls;

@@ -1,0 +1,19 @@
+//! Lanes: how many tests of a kind run at once. The test threads are set high
+//! (`.cargo/config.toml`), so every test starts at once and waits for its lane
+//! instead of for a free thread: a test waiting for Chromium no longer keeps
+//! a Docker test from starting.
+//!
+//! Lanes of one: Chromium ([`super::browser`]), each Mesos harness
+//! ([`super::mesos::turn`]), the test clusters ([`super::cluster::serial`]).
+//! Lane of two: the tests that load the machine most, Docker containers with
+//! an executor and the timing measurements ([`heavy`]). Light tests take no
+//! lane.
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+static HEAVY: Semaphore = Semaphore::const_new(2);
+
+/// Held for the whole test.
+pub async fn heavy() -> SemaphorePermit<'static> {
+    HEAVY.acquire().await.expect("never closed")
+}
