@@ -24,10 +24,8 @@ async fn the_nodes_page_shows_the_executors_on_the_real_agents() {
     let Some(master) = mesos::master_url("the_nodes_page_shows_the_executors") else {
         return;
     };
-    let (_turn, chromium) = crate::support::lanes::mesos_and_browser().await;
-    let Some(mut browser) =
-        Browser::start_in("the_nodes_page_shows_the_executors", Some(chromium)).await
-    else {
+    let _turn = mesos::turn().await;
+    let Some(mut browser) = Browser::start("the_nodes_page_shows_the_executors").await else {
         return;
     };
     let agents = mesos::active_agents(&master).await;

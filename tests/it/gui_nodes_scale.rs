@@ -74,16 +74,17 @@ async fn hundreds_of_agents_at_a_glance() {
     };
     // 200 executors starting load this 2-core machine so much that the
     // 3-agent tests' executors and the browser tests' pages come too late:
-    // this harness's turn, then theirs, Chromium's included, so that no
-    // browser test runs beside the executors starting.
+    // take their turns as well, then this harness's own.
+    let _turn = mesos::turn().await;
     let _large_turn = mesos::large_turn().await;
-    let (_turn, chromium) = support::lanes::mesos_and_browser().await;
     let agents = mesos::active_agents(&master).await;
     assert!(
         agents >= AT_LEAST,
         "MESOS_REAL_LARGE_URL has {agents} active agents; the test needs {AT_LEAST}"
     );
-    let browser = Browser::start_in("hundreds_of_agents_at_a_glance", Some(chromium)).await;
+    // Chromium first, so that no browser test runs beside the executors
+    // starting, and they do not keep streaming while this test waits.
+    let browser = Browser::start("hundreds_of_agents_at_a_glance").await;
     // With a Docker engine, one container writes an access log. Every agent
     // sees it (they share this machine's engine), so every executor streams
     // it; they touch no container without this test's label.

@@ -26,18 +26,6 @@ pub const NARROW: (u32, u32) = (400, 800);
 /// Browser tests share two CPU cores: one Chromium at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The turn to run Chromium, held by the [`Browser`] for its whole life.
-pub type Turn = tokio::sync::MutexGuard<'static, ()>;
-
-pub async fn turn() -> Turn {
-    ONE_AT_A_TIME.lock().await
-}
-
-/// The turn, if it is free now.
-pub fn try_turn() -> Option<Turn> {
-    ONE_AT_A_TIME.try_lock().ok()
-}
-
 fn find_binary(env: &str, candidates: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env) {
         return Some(PathBuf::from(path)).filter(|p| p.is_file());
@@ -50,7 +38,7 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
-    _turn: Turn,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     pub started_in: Duration,
 }
 
@@ -72,12 +60,6 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium with a 1280×800 window, or
     /// returns `None` (after printing SKIP) when either is not installed.
     pub async fn start(test: &str) -> Option<Browser> {
-        Browser::start_in(test, None).await
-    }
-
-    /// Starts the browser in a turn already taken (see
-    /// [`super::lanes::mesos_and_browser`]), or waits for one.
-    pub async fn start_in(test: &str, turn: Option<Turn>) -> Option<Browser> {
         let chromium = find_binary(
             "CHROMIUM",
             &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
@@ -90,10 +72,7 @@ impl Browser {
             );
             return None;
         };
-        let turn = match turn {
-            Some(turn) => turn,
-            None => self::turn().await,
-        };
+        let turn = ONE_AT_A_TIME.lock().await;
         let started = Instant::now();
         let port = free_port();
         let child = Command::new(&driver)

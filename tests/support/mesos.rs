@@ -9,15 +9,8 @@ use serde_json::Value;
 /// split between their frameworks. Hold the guard for the whole test.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-pub type Turn = tokio::sync::MutexGuard<'static, ()>;
-
-pub async fn turn() -> Turn {
+pub async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
     TURN.lock().await
-}
-
-/// The turn, if it is free now.
-pub fn try_turn() -> Option<Turn> {
-    TURN.try_lock().ok()
 }
 
 /// The large harness (hundreds of agents) is shared the same way.
