@@ -166,19 +166,33 @@ impl World {
         )
     }
 
+    /// Waits until the spool holds exactly `want`; on timeout the panic
+    /// shows what it holds and the streams' reports.
     pub(crate) async fn spool_is(
-        &self,
+        &mut self,
         container: &str,
         path: &str,
         want: &[u8],
         within: Duration,
     ) {
         let dir = self.spool(container, path);
-        eventually(within, &format!("spool of {path} holds {want:?}"), || {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
             let got = spool_contents(&dir);
-            async move { got == want }
-        })
-        .await;
+            if got == want {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let reports = self.manager.as_mut().map(|m| m.reports());
+                panic!(
+                    "timed out after {within:?} waiting for the spool of {path} to hold {:?}; \
+                     it holds {:?}; reports: {reports:#?}",
+                    String::from_utf8_lossy(want),
+                    String::from_utf8_lossy(&got)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub(crate) async fn shutdown(&mut self) {
@@ -328,7 +342,7 @@ pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut wo
     let c = world.container(BUSYBOX, &script).await;
     world.apply(&configs, &[&c.id]).await;
     world
-        .spool_is(&c.id, "/tmp/app.log", b"run 1\n", Duration::from_secs(15))
+        .spool_is(&c.id, "/tmp/app.log", b"run 1\n", Duration::from_secs(30))
         .await;
     c.stop().await;
     world.apply(&configs, &[]).await;
@@ -339,7 +353,7 @@ pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut wo
             &c.id,
             "/tmp/app.log",
             b"run 1\nrun 2\n",
-            Duration::from_secs(15),
+            Duration::from_secs(30),
         )
         .await;
     let (reports, totals) = world.manager().reports();
@@ -351,7 +365,7 @@ pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut wo
     let old_id = c.id.clone();
     drop(c);
     world.apply(&configs, &[]).await;
-    eventually(Duration::from_secs(15), "the stream is gone", || {
+    eventually(Duration::from_secs(30), "the stream is gone", || {
         let (reports, _) = world.manager.as_mut().unwrap().reports();
         async move { reports.is_empty() }
     })
@@ -364,7 +378,7 @@ pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut wo
             &fresh.id,
             "/tmp/app.log",
             b"run 1\n",
-            Duration::from_secs(15),
+            Duration::from_secs(30),
         )
         .await;
     let (_, totals) = world.manager().reports();
