@@ -344,8 +344,13 @@ pub enum Resume {
 /// Decides [`Resume`]. `recorded` is the checkpoint's file identity (`None`
 /// for a checkpoint written by the exec reader, which only knows the
 /// fingerprint); `at_path` whether the path's file matches the fingerprint;
-/// `renamed` whether a file with the recorded identity and a matching
+/// `renamed` whether a file with the recorded inode and a matching
 /// fingerprint was found in the directory.
+///
+/// Only the inode is compared: the device is the mount's, and a restarted
+/// container's root is a new mount, with a new device number while the old
+/// one is still held open (measured on fuse-overlayfs: device 40, then 41,
+/// same inode).
 pub fn resume(
     recorded: Option<FileId>,
     at_path: FileId,
@@ -353,7 +358,7 @@ pub fn resume(
     renamed: bool,
 ) -> Resume {
     match recorded {
-        Some(id) if id == at_path && at_path_matches => Resume::Continue,
+        Some(id) if id.ino == at_path.ino && at_path_matches => Resume::Continue,
         Some(_) if renamed => Resume::FinishRenamed,
         Some(_) => Resume::Lost,
         None if at_path_matches => Resume::Continue,
@@ -592,6 +597,10 @@ mod tests {
         assert_eq!(resume(Some(a), b, false, false), Resume::Lost);
         // Same inode but another first line: the inode was reused.
         assert_eq!(resume(Some(a), a, false, false), Resume::Lost);
+        // The container restarted: its root is a new mount (another device).
+        let remounted = FileId { dev: 2, ino: 1 };
+        assert_eq!(resume(Some(a), remounted, true, false), Resume::Continue);
+        assert_eq!(resume(Some(a), remounted, false, false), Resume::Lost);
         // Exec checkpoints carry no identity: the fingerprint decides.
         assert_eq!(resume(None, b, true, false), Resume::Continue);
         assert_eq!(resume(None, b, false, false), Resume::Lost);

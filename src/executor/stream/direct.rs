@@ -184,7 +184,7 @@ impl Stream {
         }
         let matches = starts_like(&head, &self.fp);
         let renamed = match (self.file, dir) {
-            (Some(recorded), Some(dir)) if recorded != id => {
+            (Some(recorded), Some(dir)) if recorded.ino != id.ino => {
                 find_by_id(dir, recorded).filter(|f| starts_like(f, &self.fp))
             }
             _ => None,
@@ -657,14 +657,16 @@ impl Finished {
 }
 
 /// The directory entry that is the file `id`, opened, if there is one.
+/// The directory's file with the inode of `id`; the device is not compared
+/// (see [`follow::resume`]), the caller checks the fingerprint.
 fn find_by_id(dir: &File, id: FileId) -> Option<File> {
     let entries = confine::regular_entries(dir, ENTRY_LIMIT).ok()?;
     entries
         .into_iter()
-        .filter(|(_, dev, ino)| *dev == id.dev && *ino == id.ino)
+        .filter(|(_, _, ino)| *ino == id.ino)
         .find_map(|(name, _, _)| {
             let f = confine::open_entry(dir.as_fd(), &name).ok()?;
-            (id_of(&f).ok()?.0 == id).then_some(f)
+            (id_of(&f).ok()?.0.ino == id.ino).then_some(f)
         })
 }
 
