@@ -327,12 +327,19 @@ async fn a_restarted_container_resumes_and_a_new_one_starts_over() {
     else {
         return;
     };
-    restarted_container_resumes_and_a_new_one_starts_over(World::new(&docker).await).await;
+    restarted_container_resumes_and_a_new_one_starts_over(World::new(&docker).await, false).await;
 }
 
 /// A stopped and restarted container resumes its stream (no re-read); a new
 /// container of the same image reads its file from the beginning.
-pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut world: World) {
+/// `hold_old_root`: the test holds the file open through the old root
+/// (`/proc/<pid>/root`) across the restart, so the new root is a new mount
+/// with another device number (fuse-overlayfs: 40, then 41), as when the
+/// stream's own descriptor outlives the container's stop.
+pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(
+    mut world: World,
+    hold_old_root: bool,
+) {
     // Every start appends one line numbered by how often it started.
     let script = format!(
         "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; \
@@ -344,9 +351,25 @@ pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut wo
     world
         .spool_is(&c.id, "/tmp/app.log", b"run 1\n", Duration::from_secs(30))
         .await;
+    let held = match hold_old_root {
+        true => Some(std::fs::File::open(app_log_in_root(&world.docker, &c.id).await).unwrap()),
+        false => None,
+    };
     c.stop().await;
     world.apply(&configs, &[]).await;
     c.start_again().await;
+    if let Some(held) = &held {
+        use std::os::unix::fs::MetadataExt;
+        let now = std::fs::metadata(app_log_in_root(&world.docker, &c.id).await).unwrap();
+        let before = held.metadata().unwrap();
+        assert_eq!(now.ino(), before.ino(), "the same file");
+        if now.dev() == before.dev() {
+            println!(
+                "note: the storage driver kept the device number ({})",
+                now.dev()
+            );
+        }
+    }
     world.apply(&configs, &[&c.id]).await;
     world
         .spool_is(
@@ -356,8 +379,10 @@ pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut wo
             Duration::from_secs(30),
         )
         .await;
+    drop(held);
     let (reports, totals) = world.manager().reports();
     assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].lost_files, 0, "{reports:?}");
     assert_eq!(totals.lines, 2, "resumed, not re-read: {reports:?}");
     assert_eq!(totals.duplicate_lines, 0);
     assert_eq!(totals.rotations, 0);
@@ -385,6 +410,13 @@ pub(crate) async fn restarted_container_resumes_and_a_new_one_starts_over(mut wo
     assert_eq!(totals.lines, 3, "closed streams stay in the totals");
     assert_ne!(old_id, fresh.id);
     world.shutdown().await;
+}
+
+/// `/tmp/app.log` of the container's running process, seen from the host.
+async fn app_log_in_root(docker: &Docker, id: &str) -> String {
+    let info = docker.inspect_container(id, None).await.unwrap();
+    let pid = info.state.unwrap().pid.unwrap();
+    format!("/proc/{pid}/root/tmp/app.log")
 }
 
 pub(crate) fn numbers(from: u64, to: u64) -> Vec<u8> {
