@@ -1,7 +1,8 @@
-//! Lanes: how many tests of a kind run at once. The test threads are set high
-//! (`.cargo/config.toml`), so every test starts at once and waits for its lane
-//! instead of for a free thread: a test waiting for Chromium no longer keeps
-//! a Docker test from starting.
+//! Lanes: how many tests of a kind run at once, whatever the number of test
+//! threads. With more threads than cores (`--test-threads`,
+//! `RUST_TEST_THREADS`), every test starts and waits for its lane instead of
+//! for a free thread, so a test waiting for Chromium no longer keeps a Docker
+//! test from starting.
 //!
 //! Lanes of one: Chromium ([`super::browser`]), each Mesos harness
 //! ([`super::mesos::turn`]), the test clusters ([`super::cluster::serial`]).
