@@ -319,6 +319,20 @@ pub fn appearances(events: &[DirEvent], base: &[u8]) -> Vec<Option<Vec<u8>>> {
     found.into_iter().map(|(_, at)| at).collect()
 }
 
+/// Whether a batch ends between the two halves of a rename: the kernel
+/// queues `MOVED_FROM` and `MOVED_TO` one after the other, and a read can
+/// fall between them. The session reads once more before it decides, or
+/// the renamed file would look moved out of the directory.
+pub fn ends_mid_move(events: &[DirEvent]) -> bool {
+    matches!(events.last(), Some(DirEvent::MovedFrom { .. }))
+}
+
+/// Whether any of `events` names one of `names`: whether what those
+/// names lead to may have changed.
+pub fn touches<'a>(events: &[DirEvent], mut names: impl Iterator<Item = &'a [u8]>) -> bool {
+    names.any(|n| events.iter().any(|e| name_of(e) == n))
+}
+
 fn name_of(event: &DirEvent) -> &[u8] {
     match event {
         DirEvent::Created(n) | DirEvent::Removed(n) => n,
@@ -586,6 +600,23 @@ mod tests {
             ]
         );
         assert!(appearances(&[created("x")], b"app.log").is_empty());
+    }
+
+    #[test]
+    fn a_batch_that_ends_between_the_halves_of_a_rename_is_noticed() {
+        assert!(ends_mid_move(&[created("a"), from("a", 1)]));
+        assert!(!ends_mid_move(&[from("a", 1), to("a.1", 1)]));
+        assert!(!ends_mid_move(&[]));
+    }
+
+    #[test]
+    fn events_touch_the_names_they_name() {
+        let events = [created("a"), from("b", 1), to("c", 1)];
+        let touched = |names: &[&str]| touches(&events, names.iter().map(|n| n.as_bytes()));
+        assert!(touched(&["x", "c"]));
+        assert!(touched(&["b"]));
+        assert!(!touched(&["x", "a.1"]));
+        assert!(!touched(&[]));
     }
 
     #[test]

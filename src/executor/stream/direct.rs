@@ -7,8 +7,9 @@
 //! successors first), reads the head's new bytes into the spool, and hands
 //! over to the next file when the follower says the head is finished.
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::{SessionEnd, Stream};
 use crate::events::messages::StreamState;
 use crate::executor::confine::{self, OpenError, Want};
-use crate::executor::follow::{self, Facts, FileId, Follower, Resume, Step};
+use crate::executor::follow::{self, DirEvent, Facts, FileId, Follower, Resume, Step};
 use crate::executor::matching::DesiredStream;
 use crate::executor::root::{self, AttachError, ContainerRoot};
 use crate::executor::tail::{FINGERPRINT_MAX, Fingerprint, ShellFingerprint};
@@ -77,6 +78,167 @@ enum Ending {
     Exited,
 }
 
+/// What one direct session holds between turns: the path's files, oldest
+/// first, and how changes to its directory are heard.
+struct Session {
+    /// The stream's path as the container sees it.
+    path: String,
+    /// The path's directory, opened beneath the container's root.
+    dir: Option<File>,
+    /// The path's file name in `dir`.
+    base: Vec<u8>,
+    watch: Option<DirWatch>,
+    follower: Follower,
+    /// The follower's files, open, in the same order.
+    files: VecDeque<File>,
+    finished: Finished,
+    clock: Instant,
+    /// Files not held because [`follow::MAX_FILES`] were waiting: counted
+    /// as lost by the stream.
+    unread_files: u64,
+}
+
+/// Reads of the events in one catch-up before it settles for what it has:
+/// a writer that renames faster is caught up with at the next.
+const ROUNDS: usize = 16;
+
+impl Session {
+    fn now(&self) -> Duration {
+        self.clock.elapsed()
+    }
+
+    /// Holds `file` after the files held, if it is a new one.
+    fn push(&mut self, file: File, pos: u64) -> bool {
+        let Ok((id, size)) = id_of(&file) else {
+            return false;
+        };
+        if !self.follower.knows(id) && !self.follower.has_room() {
+            tracing::warn!(path = %self.path, ?id, "too many files waiting at the path; one is left unread");
+            self.unread_files += 1;
+            return false;
+        }
+        let now = self.now();
+        if self.follower.push(id, pos, size, now) {
+            self.files.push_back(file);
+            return true;
+        }
+        false
+    }
+
+    /// Holds `file`, found at the path or renamed from it, if it is new:
+    /// from its start, unless it is a finished file seen again.
+    fn take_up(&mut self, file: File) {
+        let Ok((id, _)) = id_of(&file) else {
+            return;
+        };
+        if self.follower.knows(id) && !self.follower.holds(id) && self.finished.reused(id, &file) {
+            tracing::debug!(path = %self.path, ?id, "an inode number of a finished file names a new file");
+            self.follower.forget(id);
+        }
+        self.push(file, 0);
+    }
+
+    /// The file the path names now.
+    fn look(&self, root: BorrowedFd<'_>) -> Option<(FileId, File)> {
+        match confine::open(root, &self.path, Want::File) {
+            Ok(f) => Some((id_of(&f).ok()?.0, f)),
+            Err(OpenError::NotFound(_)) => None,
+            Err(e) => {
+                tracing::debug!(path = %self.path, error = %e, "cannot look at the path");
+                None
+            }
+        }
+    }
+
+    /// Appends the directory events queued now to `events`; says whether
+    /// they reported a write. Bounded: a writer cannot keep the loop from
+    /// reading.
+    fn drain(&mut self, events: &mut Vec<DirEvent>) -> bool {
+        let mut modified = false;
+        let Some(w) = self.watch.as_mut() else {
+            return modified;
+        };
+        let mut retries = 0;
+        for _ in 0..64 {
+            match w.try_next() {
+                Ok(Some(batch)) => {
+                    modified |= batch.modified;
+                    events.extend(batch.events);
+                }
+                Ok(None) if follow::ends_mid_move(events) && retries < 3 => {
+                    retries += 1;
+                    std::thread::yield_now();
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(path = %self.path, error = %e, "inotify failed; polling");
+                    self.watch = None;
+                    break;
+                }
+            }
+        }
+        modified
+    }
+
+    /// Takes up, oldest first, the files that were at the path since the
+    /// last catch-up: the ones the directory's events show renamed from
+    /// it, then the one it names now. `first` is a batch of events just
+    /// read (`None`: look at the path in any case: a poll, or the stream is
+    /// ending). Says whether the events reported a write.
+    ///
+    /// A look at the path alone finds the newest file, and the files
+    /// renamed away just before it are known only from events that may not
+    /// have been read yet. So the events are read to the end first, the
+    /// files they name and the path are opened, and then the events are
+    /// read once more: if none of them touched those names, what was
+    /// opened is what the events describe. The kernel queues an event
+    /// before the rename that caused it returns, so nothing in between
+    /// goes unseen. Otherwise it starts over with the longer trail.
+    fn catch_up(&mut self, root: BorrowedFd<'_>, first: Option<Batch>) -> bool {
+        let mut events = Vec::new();
+        let mut modified = false;
+        if let Some(batch) = first {
+            modified = batch.modified;
+            let base = std::iter::once(self.base.as_slice());
+            if !batch.overflow && !follow::touches(&batch.events, base) {
+                return modified;
+            }
+            events = batch.events;
+        }
+        modified |= self.drain(&mut events);
+        for round in 1..=ROUNDS {
+            let appearances = follow::appearances(&events, &self.base);
+            let opened: Vec<Option<File>> = appearances
+                .iter()
+                .map(|at| match (at, self.dir.as_ref()) {
+                    (Some(name), _) if *name == self.base => None,
+                    (Some(name), Some(dir)) => confine::open_entry(dir.as_fd(), name).ok(),
+                    _ => None,
+                })
+                .collect();
+            let at_path = self.look(root);
+            let mut later = Vec::new();
+            modified |= self.drain(&mut later);
+            let names = std::iter::once(self.base.as_slice())
+                .chain(appearances.iter().flatten().map(Vec::as_slice));
+            let settled = !follow::touches(&later, names);
+            if settled || round == ROUNDS {
+                for file in opened.into_iter().flatten() {
+                    self.take_up(file);
+                }
+                // Unsettled, the path's file may be newer than events not
+                // read yet: the next catch-up takes it up.
+                if settled && let Some((_, file)) = at_path {
+                    self.take_up(file);
+                }
+                break;
+            }
+            events.extend(later);
+        }
+        modified
+    }
+}
+
 impl Stream {
     /// Reads the path directly until the stream stops or something needs
     /// the main loop.
@@ -101,46 +263,48 @@ impl Stream {
             }
             Err(AttachError::Docker(e)) => return SessionEnd::Lost(e),
         };
+        // The directory is watched before the file is opened, so no rename
+        // after the opening goes unheard.
+        let (dir_path, base) = confine::split(&self.key.path);
+        let dir = confine::open(container.root.as_fd(), &dir_path, Want::Dir).ok();
+        let watch = dir.as_ref().map(DirWatch::new);
         let head = match confine::open(container.root.as_fd(), &self.key.path, Want::File) {
             Ok(f) => f,
             Err(OpenError::NotFound(_)) => return SessionEnd::FileMissing,
             Err(e @ OpenError::Refused { .. }) => return SessionEnd::Refused(e.to_string()),
             Err(e) => return SessionEnd::Lost(e.to_string()),
         };
-        let (dir_path, base) = confine::split(&self.key.path);
-        let dir = confine::open(container.root.as_fd(), &dir_path, Want::Dir).ok();
-        let mut files: std::collections::VecDeque<File> = Default::default();
-        let mut follower = Follower::new(self.settings.rotate_quiet, self.settings.settle);
-        let clock = Instant::now();
-        if let Err(end) = self.resume(head, dir.as_ref(), &mut follower, &mut files) {
-            return end;
-        }
-        let (watch, how) = match dir.as_ref().map(DirWatch::new) {
-            Some(Ok(w)) => (Some(w), "inotify on the directory".to_owned()),
-            Some(Err(e)) => (
-                None,
-                format!(
-                    "polling every {:?} (inotify: {e})",
-                    self.settings.poll_every
-                ),
+        let how = match &watch {
+            Some(Ok(_)) => "inotify on the directory".to_owned(),
+            Some(Err(e)) => format!(
+                "polling every {:?} (inotify: {e})",
+                self.settings.poll_every
             ),
-            None => (
-                None,
-                format!(
-                    "polling every {:?} (directory not readable)",
-                    self.settings.poll_every
-                ),
+            None => format!(
+                "polling every {:?} (directory not readable)",
+                self.settings.poll_every
             ),
         };
+        let mut session = Session {
+            path: self.key.path.clone(),
+            dir,
+            base,
+            watch: watch.and_then(Result::ok),
+            follower: Follower::new(self.settings.rotate_quiet, self.settings.settle),
+            files: VecDeque::new(),
+            finished: Finished::default(),
+            clock: Instant::now(),
+            unread_files: 0,
+        };
+        if let Err(end) = self.resume(head, &mut session) {
+            return end;
+        }
         self.status.set_reader(
             crate::events::messages::StreamReader::Direct,
             self.reader_note(&how),
         );
         self.status.set_state(StreamState::Streaming, None);
-        self.direct_loop(
-            want, hard_stop, container, dir, base, watch, follower, files, clock,
-        )
-        .await
+        self.direct_loop(want, hard_stop, container, session).await
     }
 
     /// The reason shown next to the reader: how appends are noticed, and why
@@ -149,17 +313,10 @@ impl Stream {
         Some(how.to_owned())
     }
 
-    /// Places the checkpointed file and the path's file in the follower.
-    fn resume(
-        &mut self,
-        head: File,
-        dir: Option<&File>,
-        follower: &mut Follower,
-        files: &mut std::collections::VecDeque<File>,
-    ) -> Result<(), SessionEnd> {
+    /// Places the checkpointed file and the path's file in the session.
+    fn resume(&mut self, head: File, session: &mut Session) -> Result<(), SessionEnd> {
         let lost = |e: std::io::Error| SessionEnd::Lost(format!("cannot stat the file: {e}"));
         let (id, size) = id_of(&head).map_err(lost)?;
-        let now = Duration::ZERO;
         // A checkpoint that names its file is resumed even at offset 0: it
         // may be written just after a hand-over, before the new file's
         // first bytes were read, and that file may be renamed since.
@@ -178,12 +335,11 @@ impl Stream {
                 0
             };
             self.file = Some(id);
-            follower.push(id, pos, size, now);
-            files.push_back(head);
+            session.push(head, pos);
             return Ok(());
         }
         let matches = starts_like(&head, &self.fp);
-        let renamed = match (self.file, dir) {
+        let renamed = match (self.file, session.dir.as_ref()) {
             (Some(recorded), Some(dir)) if recorded.ino != id.ino => {
                 find_by_id(dir, recorded).filter(|f| starts_like(f, &self.fp))
             }
@@ -194,54 +350,42 @@ impl Stream {
         match decision {
             Resume::Continue => {
                 self.file = Some(id);
-                follower.push(id, self.consumed, size, now);
-                files.push_back(head);
+                session.push(head, self.consumed);
             }
             Resume::FinishRenamed => {
                 let old = renamed.expect("found");
-                let (old_id, old_size) = id_of(&old).map_err(lost)?;
                 tracing::info!(stream = ?self.key, "finishing the file renamed while the stream was away");
-                let between = match dir {
+                let between = match session.dir.as_ref() {
                     Some(dir) => rotated_after(dir, &self.base_name(), &old, id),
                     None => Vec::new(),
                 };
-                follower.push(old_id, self.consumed, old_size, now);
-                files.push_back(old);
-                for f in between {
-                    if let Ok((fid, fsize)) = id_of(&f)
-                        && follower.push(fid, 0, fsize, now)
-                    {
-                        files.push_back(f);
-                    }
+                if !session.push(old, self.consumed) {
+                    return Err(SessionEnd::Lost("cannot stat the renamed file".into()));
                 }
-                follower.push(id, 0, size, now);
-                files.push_back(head);
+                for f in between {
+                    session.push(f, 0);
+                }
+                session.push(head, 0);
             }
             Resume::Lost => {
                 tracing::warn!(stream = ?self.key, "the checkpointed file is gone; what it got after the checkpoint is lost");
                 self.status.lost_files.fetch_add(1, Ordering::Relaxed);
                 self.next_generation(false);
                 self.file = Some(id);
-                follower.push(id, 0, size, now);
-                files.push_back(head);
+                session.push(head, 0);
             }
         }
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn direct_loop(
         &mut self,
         want: &DesiredStream,
         hard_stop: &CancellationToken,
         container: ContainerRoot,
-        dir: Option<File>,
-        base: Vec<u8>,
-        mut watch: Option<DirWatch>,
-        mut follower: Follower,
-        mut files: std::collections::VecDeque<File>,
-        clock: Instant,
+        mut session: Session,
     ) -> SessionEnd {
+        let root = container.root.as_fd();
         let mut flush = tokio::time::interval(self.settings.flush_every);
         flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut poll = tokio::time::interval(self.settings.poll_every);
@@ -251,7 +395,6 @@ impl Stream {
         let mut buf = vec![0u8; CHUNK];
         // Whether inotify ever reported a write, and how often the poll
         // found growth it had not: which of the two is following the file.
-        let mut finished = Finished::default();
         let mut heard = false;
         let mut unheard_growth = 0u32;
         let mut polled_size = 0u64;
@@ -259,12 +402,13 @@ impl Stream {
             // Read until the follower has nothing to do, or a turn is used.
             let mut read = 0u64;
             loop {
-                let now = clock.elapsed();
-                let successor_has_data = files
+                let now = session.now();
+                let successor_has_data = session
+                    .files
                     .iter()
                     .skip(1)
                     .any(|f| f.metadata().map(|m| m.len() > 0).unwrap_or(false));
-                let head_size = match files.front().map(File::metadata) {
+                let head_size = match session.files.front().map(File::metadata) {
                     Some(Ok(m)) => m.len(),
                     Some(Err(e)) => {
                         return self.end_lost(format!("cannot stat the file: {e}")).await;
@@ -277,10 +421,10 @@ impl Stream {
                     head_size,
                     draining: ending != Ending::Running,
                 };
-                match follower.decide(facts) {
+                match session.follower.decide(facts) {
                     Step::Read { from, to } => {
                         let want_len = ((to - from) as usize).min(CHUNK);
-                        let n = match files[0].read_at(&mut buf[..want_len], from) {
+                        let n = match session.files[0].read_at(&mut buf[..want_len], from) {
                             Ok(n) => n,
                             Err(e) => {
                                 return self.end_lost(format!("cannot read the file: {e}")).await;
@@ -293,7 +437,7 @@ impl Stream {
                         if let Err(e) = self.take(&buf[..n], false) {
                             return self.end_lost(format!("cannot write the spool: {e}")).await;
                         }
-                        follower.advance(from + n as u64);
+                        session.follower.advance(from + n as u64);
                         read += n as u64;
                         if read >= TURN {
                             break;
@@ -303,16 +447,16 @@ impl Stream {
                         tracing::info!(stream = ?self.key, lost, "the file was truncated");
                         self.status.dropped_bytes.fetch_add(lost, Ordering::Relaxed);
                         self.next_generation(true);
-                        self.file = follower.head().map(|h| h.id);
+                        self.file = session.follower.head().map(|h| h.id);
                         self.persist().await;
                     }
                     Step::HandOver(done) => {
                         tracing::debug!(stream = ?self.key, ?done, "file finished");
-                        finished.note(done.id, self.fp.clone());
-                        files.pop_front();
+                        session.finished.note(done.id, self.fp.clone());
+                        session.files.pop_front();
                         self.next_generation(true);
-                        self.file = follower.head().map(|h| h.id);
-                        if let Some(h) = follower.head()
+                        self.file = session.follower.head().map(|h| h.id);
+                        if let Some(h) = session.follower.head()
                             && h.pos > 0
                         {
                             self.consumed = h.pos;
@@ -348,12 +492,18 @@ impl Stream {
                 self.persist().await;
                 return SessionEnd::Unwanted;
             }
+            if session.unread_files > 0 {
+                let n = std::mem::take(&mut session.unread_files);
+                self.status.lost_files.fetch_add(n, Ordering::Relaxed);
+            }
             let busy = read >= TURN;
-            let wake = follower
+            let clock = session.clock;
+            let wake = session
+                .follower
                 .next_deadline()
                 .map(|d| clock + d)
                 .into_iter()
-                .chain(follower.quiet_deadline().map(|d| clock + d))
+                .chain(session.follower.quiet_deadline().map(|d| clock + d))
                 .filter(|d| *d > Instant::now())
                 .min()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -367,21 +517,20 @@ impl Stream {
                 }
                 _ = std::future::ready(()), if busy => {}
                 batch = async {
-                    match watch.as_mut() {
+                    match session.watch.as_mut() {
                         Some(w) => w.next().await,
                         None => std::future::pending().await,
                     }
                 } => {
                     match batch {
                         Ok(batch) => {
-                            if batch.modified {
+                            if session.catch_up(root, Some(batch)) {
                                 self.heard_inotify(&mut heard);
                             }
-                            self.on_events(&batch, &base, dir.as_ref(), &container, &mut follower, &mut files, &mut finished, clock);
                         }
                         Err(e) => {
                             tracing::warn!(stream = ?self.key, error = %e, "inotify failed; polling");
-                            watch = None;
+                            session.watch = None;
                         }
                     }
                 }
@@ -391,12 +540,11 @@ impl Stream {
                     }
                 }
                 _ = poll.tick() => {
-                    if self.drain_events(&mut watch, &base, dir.as_ref(), &container, &mut follower, &mut files, &mut finished, clock) {
+                    if session.catch_up(root, None) {
                         self.heard_inotify(&mut heard);
                     }
-                    self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
-                    let size = files.front().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
-                    if watch.is_some() && !heard && size > polled_size && polled_size > 0 {
+                    let size = session.files.front().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
+                    if session.watch.is_some() && !heard && size > polled_size && polled_size > 0 {
                         unheard_growth += 1;
                         if unheard_growth == 3 {
                             self.status.set_reader(
@@ -411,8 +559,7 @@ impl Stream {
                     polled_size = size;
                 }
                 _ = container.exited.readable(), if ending == Ending::Running => {
-                    self.drain_events(&mut watch, &base, dir.as_ref(), &container, &mut follower, &mut files, &mut finished, clock);
-                    self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
+                    session.catch_up(root, None);
                     ending = Ending::Exited;
                 }
                 _ = self.status.notify.notified(), if stop_deadline.is_none() => {
@@ -420,8 +567,7 @@ impl Stream {
                     if still.as_ref().is_none_or(|w| w.started_at != want.started_at) {
                         self.status.set_state(StreamState::Draining, None);
                         stop_deadline = Some(Instant::now() + self.settings.drain_timeout);
-                        self.drain_events(&mut watch, &base, dir.as_ref(), &container, &mut follower, &mut files, &mut finished, clock);
-                        self.look_at_path(&container, &mut follower, &mut files, &mut finished, clock);
+                        session.catch_up(root, None);
                         if ending == Ending::Running {
                             ending = Ending::Stopping;
                         }
@@ -439,46 +585,6 @@ impl Stream {
         SessionEnd::Lost(reason)
     }
 
-    /// Takes up, in order, the files a batch of directory events shows at
-    /// the path or renamed from it.
-    #[allow(clippy::too_many_arguments)]
-    fn on_events(
-        &self,
-        batch: &Batch,
-        base: &[u8],
-        dir: Option<&File>,
-        container: &ContainerRoot,
-        follower: &mut Follower,
-        files: &mut std::collections::VecDeque<File>,
-        finished: &mut Finished,
-        clock: Instant,
-    ) {
-        if batch.overflow {
-            self.look_at_path(container, follower, files, finished, clock);
-        }
-        for at in follow::appearances(&batch.events, base) {
-            match at {
-                Some(name) if name == base => {
-                    self.look_at_path(container, follower, files, finished, clock);
-                }
-                Some(name) => {
-                    if let Some(dir) = dir {
-                        self.take_up(
-                            confine::open_entry(dir.as_fd(), &name),
-                            follower,
-                            files,
-                            finished,
-                            clock,
-                        );
-                    }
-                }
-                None => {
-                    tracing::debug!(stream = ?self.key, "a file came and went before it could be opened");
-                }
-            }
-        }
-    }
-
     /// Notes, once, that inotify reports writes, so the stream says how it
     /// follows its file.
     fn heard_inotify(&self, heard: &mut bool) {
@@ -488,87 +594,6 @@ impl Stream {
                 crate::events::messages::StreamReader::Direct,
                 Some("inotify on the directory (events arrive)".into()),
             );
-        }
-    }
-
-    /// Handles the directory events already queued; says whether they
-    /// reported a write. Called before a look at the path: the look alone
-    /// would take up the newest file before older ones renamed away since
-    /// the last batch.
-    #[allow(clippy::too_many_arguments)]
-    fn drain_events(
-        &self,
-        watch: &mut Option<DirWatch>,
-        base: &[u8],
-        dir: Option<&File>,
-        container: &ContainerRoot,
-        follower: &mut Follower,
-        files: &mut std::collections::VecDeque<File>,
-        finished: &mut Finished,
-        clock: Instant,
-    ) -> bool {
-        let mut modified = false;
-        let Some(w) = watch.as_mut() else {
-            return modified;
-        };
-        // Bounded: a writer cannot keep this loop from the reading.
-        for _ in 0..64 {
-            match w.try_next() {
-                Ok(Some(batch)) => {
-                    modified |= batch.modified;
-                    self.on_events(
-                        &batch, base, dir, container, follower, files, finished, clock,
-                    );
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(stream = ?self.key, error = %e, "inotify failed; polling");
-                    *watch = None;
-                    break;
-                }
-            }
-        }
-        modified
-    }
-
-    /// Opens what the path names now, and holds it if it is a new file.
-    fn look_at_path(
-        &self,
-        container: &ContainerRoot,
-        follower: &mut Follower,
-        files: &mut std::collections::VecDeque<File>,
-        finished: &mut Finished,
-        clock: Instant,
-    ) {
-        let opened = confine::open(container.root.as_fd(), &self.key.path, Want::File);
-        self.take_up(opened, follower, files, finished, clock);
-    }
-
-    fn take_up(
-        &self,
-        opened: Result<File, OpenError>,
-        follower: &mut Follower,
-        files: &mut std::collections::VecDeque<File>,
-        finished: &mut Finished,
-        clock: Instant,
-    ) {
-        let file = match opened {
-            Ok(f) => f,
-            Err(OpenError::NotFound(_)) => return,
-            Err(e) => {
-                tracing::debug!(stream = ?self.key, error = %e, "cannot take up a file");
-                return;
-            }
-        };
-        let Ok((id, size)) = id_of(&file) else {
-            return;
-        };
-        if follower.knows(id) && !follower.holds(id) && finished.reused(id, &file) {
-            tracing::debug!(stream = ?self.key, ?id, "an inode number of a finished file names a new file");
-            follower.forget(id);
-        }
-        if follower.push(id, 0, size, clock.elapsed()) {
-            files.push_back(file);
         }
     }
 }
@@ -673,6 +698,123 @@ fn find_by_id(dir: &File, id: FileId) -> Option<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn session_in(dir: &std::path::Path) -> (File, Session) {
+        let root = File::open(dir).unwrap();
+        let watched = File::open(dir).unwrap();
+        let session = Session {
+            path: "/app.log".into(),
+            watch: Some(DirWatch::new(&watched).unwrap()),
+            dir: Some(watched),
+            base: b"app.log".to_vec(),
+            follower: Follower::new(Duration::from_secs(3600), Duration::from_secs(3600)),
+            files: VecDeque::new(),
+            finished: Finished::default(),
+            clock: Instant::now(),
+            unread_files: 0,
+        };
+        (root, session)
+    }
+
+    /// Reads every file held to its end, in the order held, the way the
+    /// session loop does when the stream drains; the last file stays.
+    fn read_held(session: &mut Session, out: &mut Vec<u8>) {
+        loop {
+            let Some(head) = session.files.front() else {
+                return;
+            };
+            let facts = Facts {
+                now: session.now(),
+                successor_has_data: true,
+                head_size: head.metadata().unwrap().len(),
+                draining: true,
+            };
+            match session.follower.decide(facts) {
+                Step::Read { from, to } => {
+                    let mut buf = vec![0u8; (to - from) as usize];
+                    head.read_exact_at(&mut buf, from).unwrap();
+                    out.extend_from_slice(&buf);
+                    session.follower.advance(to);
+                }
+                Step::HandOver(_) => {
+                    session.files.pop_front();
+                }
+                Step::Idle => return,
+                Step::Truncated { .. } => panic!("nothing is truncated"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn files_renamed_faster_than_the_path_is_looked_at_are_read_in_order() {
+        // A writer creates the path, writes one line, renames it away and
+        // starts over, as fast as it can, while the session catches up
+        // through events and looks at the path. Every line must come out
+        // once and in order: a look that finds a newer file than the
+        // events read so far show must not put it before the older ones.
+        const FILES: u64 = 3000;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("app.log"), "0\n").unwrap();
+        let (root, mut session) = session_in(d.path());
+        session.take_up(File::open(d.path().join("app.log")).unwrap());
+        // The writer stays at most this many files ahead, so no more wait
+        // than the follower holds.
+        let read_up_to = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let writer = {
+            let dir = d.path().to_owned();
+            let read_up_to = read_up_to.clone();
+            std::thread::spawn(move || {
+                for n in 1..=FILES {
+                    while n > read_up_to.load(Ordering::Acquire) + follow::MAX_FILES as u64 / 2 {
+                        std::thread::yield_now();
+                    }
+                    std::fs::rename(dir.join("app.log"), dir.join(format!("app.log.{n}"))).unwrap();
+                    std::fs::write(dir.join("app.log"), format!("{n}\n")).unwrap();
+                }
+            })
+        };
+        let mut out = Vec::new();
+        let mut poll = false;
+        while !writer.is_finished() {
+            // Now a look (a poll), now the events, as the loop takes them.
+            poll = !poll;
+            let batch = if poll {
+                None
+            } else {
+                match session.watch.as_mut().unwrap().try_next().unwrap() {
+                    Some(b) => Some(b),
+                    None => continue,
+                }
+            };
+            session.catch_up(root.as_fd(), batch);
+            read_held(&mut session, &mut out);
+            let last = out
+                .split(|b| *b == b'\n')
+                .rev()
+                .find(|l| !l.is_empty())
+                .map(|l| std::str::from_utf8(l).unwrap().parse::<u64>().unwrap());
+            read_up_to.store(last.unwrap_or(0), Ordering::Release);
+        }
+        writer.join().unwrap();
+        session.catch_up(root.as_fd(), None);
+        read_held(&mut session, &mut out);
+        let want: String = (0..=FILES).map(|n| format!("{n}\n")).collect();
+        let got = String::from_utf8(out).unwrap();
+        if got != want {
+            let got: Vec<&str> = got.lines().collect();
+            let first_wrong = got
+                .iter()
+                .enumerate()
+                .find(|(i, l)| l.parse::<usize>().ok() != Some(*i))
+                .map(|(i, l)| format!("line {i} is {l}"));
+            panic!(
+                "{} lines of {}, first out of place: {first_wrong:?}",
+                got.len(),
+                FILES + 1
+            );
+        }
+        assert_eq!(session.unread_files, 0);
+    }
 
     #[test]
     fn a_reused_inode_number_is_told_from_the_finished_file() {
