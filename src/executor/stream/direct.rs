@@ -423,23 +423,32 @@ impl Stream {
                 };
                 match session.follower.decide(facts) {
                     Step::Read { from, to } => {
-                        let want_len = ((to - from) as usize).min(CHUNK);
-                        let n = match session.files[0].read_at(&mut buf[..want_len], from) {
-                            Ok(n) => n,
-                            Err(e) => {
-                                return self.end_lost(format!("cannot read the file: {e}")).await;
+                        // All of it before the next stat: on FUSE (fuse-overlayfs)
+                        // each stat is a round trip to the daemon.
+                        let mut at = from;
+                        while at < to && read < TURN {
+                            let want_len = ((to - at) as usize).min(CHUNK);
+                            let n = match session.files[0].read_at(&mut buf[..want_len], at) {
+                                Ok(n) => n,
+                                Err(e) => {
+                                    return self
+                                        .end_lost(format!("cannot read the file: {e}"))
+                                        .await;
+                                }
+                            };
+                            if n == 0 {
+                                break;
                             }
-                        };
-                        if n == 0 {
-                            // Shrank between stat and read: the next look sees it.
-                            break;
+                            if let Err(e) = self.take(&buf[..n], false) {
+                                return self.end_lost(format!("cannot write the spool: {e}")).await;
+                            }
+                            at += n as u64;
+                            session.follower.advance(at);
+                            read += n as u64;
                         }
-                        if let Err(e) = self.take(&buf[..n], false) {
-                            return self.end_lost(format!("cannot write the spool: {e}")).await;
-                        }
-                        session.follower.advance(from + n as u64);
-                        read += n as u64;
-                        if read >= TURN {
+                        // Shrank between stat and read (the next look sees
+                        // it), or a turn is used.
+                        if at < to || read >= TURN {
                             break;
                         }
                     }
