@@ -61,18 +61,14 @@ pub struct Candidate {
     pub newest: Option<SystemTime>,
 }
 
-/// The directories to remove: marked, unlocked, walked completely, and
+/// Whether a directory goes: marked, unlocked, walked completely, and
 /// unchanged for longer than `retention`. Pure.
-pub fn to_remove(candidates: &[Candidate], now: SystemTime, retention: Duration) -> Vec<PathBuf> {
-    candidates
-        .iter()
-        .filter(|c| c.marked && !c.locked)
-        .filter(|c| {
-            c.newest
-                .is_some_and(|at| now.duration_since(at).is_ok_and(|age| age > retention))
-        })
-        .map(|c| c.dir.clone())
-        .collect()
+pub fn removable(candidate: &Candidate, now: SystemTime, retention: Duration) -> bool {
+    candidate.marked
+        && !candidate.locked
+        && candidate
+            .newest
+            .is_some_and(|at| now.duration_since(at).is_ok_and(|age| age > retention))
 }
 
 /// A state directory removed by [`sweep`].
@@ -120,7 +116,7 @@ fn newest(dir: &Path) -> Option<SystemTime> {
 }
 
 /// Removes the state directories below `root` (`<root>/<framework>/<agent>`)
-/// other than `own` that [`to_remove`] picks, each while holding its lock,
+/// other than `own` that [`removable`] picks, each while holding its lock,
 /// and then the framework directories left empty. The unread spool bytes of
 /// each are counted.
 pub fn sweep(
@@ -144,10 +140,10 @@ pub fn sweep(
                 newest: if lock.is_some() { newest(&dir) } else { None },
                 dir,
             };
-            let Some(dir) = to_remove(std::slice::from_ref(&candidate), now, retention).pop()
-            else {
+            if !removable(&candidate, now, retention) {
                 continue;
-            };
+            }
+            let dir = candidate.dir;
             let pass = retention::expire(
                 &dir.join("spool"),
                 &dir,
@@ -204,7 +200,12 @@ mod tests {
             candidate("unwalked", true, false, None),
             candidate("future", true, false, Some(2_000_000)),
         ];
-        assert_eq!(to_remove(&candidates, now, day), [PathBuf::from("gone")]);
+        let removed: Vec<&Path> = candidates
+            .iter()
+            .filter(|c| removable(c, now, day))
+            .map(|c| c.dir.as_path())
+            .collect();
+        assert_eq!(removed, [Path::new("gone")]);
     }
 
     #[test]
