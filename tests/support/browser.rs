@@ -189,7 +189,11 @@ impl Browser {
         let state = self
             .client
             .execute(
-                "return location.href + '\\n' + document.body.innerText.slice(0, 1500)",
+                "return location.href + ' (' + document.readyState + ')\\n' \
+                 + document.body.innerText.slice(0, 1500) + '\\nrequests done: ' \
+                 + performance.getEntriesByType('resource').map(r => \
+                     r.name.replace(location.origin, '') + ' ' + Math.round(r.startTime) + '+' \
+                     + Math.round(r.duration) + 'ms').join(', ')",
                 vec![],
             )
             .await
