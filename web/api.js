@@ -59,6 +59,19 @@ export function emit(what, ...args) {
 const answers = new Map();
 const ANSWERS_KEPT = 32;
 
+// The server answers every request within 30 s (408 past that). A request
+// still unanswered later sits on a dead connection (a replica gone mid-way,
+// a proxy that dropped it): it is given up, so the banner says so and the
+// retries take a new connection, instead of the page loading forever.
+const ANSWER_WITHIN_MS = 35000;
+// A shorter wait for the tab, set by the browser tests.
+const ANSWER_WITHIN_KEY = "logstash-mesos.answer-within-ms";
+
+function answerWithinMs() {
+  const set = Number(sessionStorage.getItem(ANSWER_WITHIN_KEY));
+  return set > 0 ? set : ANSWER_WITHIN_MS;
+}
+
 /**
  * Calls the API. Resolves with the parsed JSON body; rejects with ApiError.
  * `token` overrides the tab's token (to check a new one). With `reuse`, a GET
@@ -72,26 +85,39 @@ export async function api(path, { method = "GET", body, token, signal, reuse = f
   if (secret) headers.Authorization = `Bearer ${secret}`;
   const kept = reuse ? answers.get(path) : undefined;
   if (kept) headers["If-None-Match"] = kept.etag;
+  const within = answerWithinMs();
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), within);
+  const cancel = () => deadline.abort();
+  if (signal) {
+    if (signal.aborted) cancel();
+    else signal.addEventListener("abort", cancel, { once: true });
+  }
   let response;
+  let text;
   try {
     response = await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
+      signal: deadline.signal,
       cache: "no-store",
     });
+    text = await response.text();
   } catch (e) {
-    if (e.name === "AbortError") throw e;
-    const error = new ApiError(0, "unreachable", `${method} ${path}: no answer (${e.message})`);
+    if (signal && signal.aborted) throw e;
+    const why = e.name === "AbortError" ? `not answered within ${within / 1000} s` : e.message;
+    const error = new ApiError(0, "unreachable", `${method} ${path}: no answer (${why})`);
     emit("unreachable", error);
     throw error;
+  } finally {
+    clearTimeout(timer);
+    if (signal) signal.removeEventListener("abort", cancel);
   }
   if (response.status === 304 && kept) {
     emit("reachable");
     return kept.json;
   }
-  const text = await response.text();
   let json = null;
   try {
     json = text ? JSON.parse(text) : null;

@@ -620,6 +620,43 @@ async fn an_unreachable_api_shows_an_error_banner_not_a_blank_page() {
 }
 
 #[tokio::test]
+async fn a_server_that_stops_answering_shows_the_banner_and_the_page_recovers() {
+    let started = Instant::now();
+    let Some(browser) = Browser::start("a_server_that_stops_answering").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Instance::local(dir.path(), &[]);
+    create(&local, "nginx:1.27", NGINX, None).await;
+    browser.goto(&local.url("/#/configs")).await;
+    browser.wait_ready("configs").await;
+    browser.wait_live().await;
+    // The tab gives up after 2 s instead of 35 (the server's own bound is
+    // 30 s, so only a dead connection waits that long).
+    browser
+        .eval("sessionStorage.setItem('logstash-mesos.answer-within-ms', '2000'); return null")
+        .await;
+    // Stopped, the process still has its socket: connections are accepted
+    // by the kernel and never answered, as from a replica that hangs.
+    local.signal("STOP");
+    browser.eval("location.hash = '#/audit'; return null").await;
+    browser
+        .wait_for_text("#banner", "not answered within 2 s")
+        .await;
+    local.signal("CONT");
+    browser
+        .wait_until(
+            "the banner is gone",
+            "document.getElementById('banner').hidden",
+        )
+        .await;
+    browser.wait_ready("audit").await;
+    browser.wait_for_text("#main", "nginx:1.27").await;
+    report("a_server_that_stops_answering", started, &browser);
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_config_can_be_created_with_the_keyboard_alone() {
     let started = Instant::now();
     let Some(browser) = Browser::start("a_config_can_be_created_with_the_keyboard").await else {
