@@ -199,7 +199,14 @@ impl Browser {
             .await
             .map(|v| v.as_str().unwrap_or_default().to_owned())
             .unwrap_or_else(|e| format!("(cannot read the page: {e})"));
-        format!("screenshot {}; the page at {state}", path.display())
+        let server = match self.client.current_url().await {
+            Ok(url) => url.port().map(server_threads).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        format!(
+            "screenshot {}; the page at {state}\n{server}",
+            path.display()
+        )
     }
 
     /// Waits until the element at `css` exists and its text contains `text`.
@@ -338,6 +345,64 @@ impl Browser {
         let client = self.client.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
     }
+}
+
+/// The threads of the process listening on `port` here, and where each
+/// waits in the kernel (`wchan`, and the stack of those in D state): tells a
+/// server stuck in IO from one that never got the page's requests.
+fn server_threads(port: u16) -> String {
+    let listening = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .find_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let local_port = cols.get(1)?.rsplit(':').next()?;
+            (u16::from_str_radix(local_port, 16).ok()? == port && cols.get(3)? == &"0A")
+                .then(|| cols.get(9).map(|i| format!("socket:[{i}]")))?
+        });
+    let Some(socket) = listening else {
+        return format!("no process listens on port {port}");
+    };
+    let pid = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .find(|e| {
+            std::fs::read_dir(e.path().join("fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == socket)
+                })
+        })
+        .map(|e| e.path());
+    let Some(pid) = pid else {
+        return format!("the process listening on port {port} was not found");
+    };
+    let mut out = format!("threads of {} (port {port}):", pid.display());
+    for task in std::fs::read_dir(pid.join("task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let read = |f: &str| std::fs::read_to_string(task.path().join(f)).unwrap_or_default();
+        let stat = read("stat");
+        let state = stat
+            .rsplit(") ")
+            .next()
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or("?");
+        out += &format!("\n  {} {state} {}", read("comm").trim(), read("wchan"));
+        if state == "D" {
+            for frame in read("stack").lines().take(6) {
+                out += &format!("\n      {frame}");
+            }
+        }
+    }
+    out
 }
 
 pub fn screenshot_dir() -> PathBuf {
