@@ -109,9 +109,15 @@ impl Session {
 
     /// Holds `file` after the files held, if it is a new one.
     fn push(&mut self, file: File, pos: u64) -> bool {
-        let Ok((id, size)) = id_of(&file) else {
-            return false;
-        };
+        match id_of(&file) {
+            Ok((id, size)) => self.hold(file, id, size, pos),
+            Err(_) => false,
+        }
+    }
+
+    /// [`Self::push`] with the identity and size already stated: on FUSE
+    /// each stat is a round trip to the daemon.
+    fn hold(&mut self, file: File, id: FileId, size: u64, pos: u64) -> bool {
         if !self.follower.knows(id) && !self.follower.has_room() {
             tracing::warn!(path = %self.path, ?id, "too many files waiting at the path; one is left unread");
             self.unread_files += 1;
@@ -128,20 +134,20 @@ impl Session {
     /// Holds `file`, found at the path or renamed from it, if it is new:
     /// from its start, unless it is a finished file seen again.
     fn take_up(&mut self, file: File) {
-        let Ok((id, _)) = id_of(&file) else {
+        let Ok((id, size)) = id_of(&file) else {
             return;
         };
         if self.follower.knows(id) && !self.follower.holds(id) && self.finished.reused(id, &file) {
             tracing::debug!(path = %self.path, ?id, "an inode number of a finished file names a new file");
             self.follower.forget(id);
         }
-        self.push(file, 0);
+        self.hold(file, id, size, 0);
     }
 
     /// The file the path names now.
-    fn look(&self, root: BorrowedFd<'_>) -> Option<(FileId, File)> {
+    fn look(&self, root: BorrowedFd<'_>) -> Option<File> {
         match confine::open(root, &self.path, Want::File) {
-            Ok(f) => Some((id_of(&f).ok()?.0, f)),
+            Ok(f) => Some(f),
             Err(OpenError::NotFound(_)) => None,
             Err(e) => {
                 tracing::debug!(path = %self.path, error = %e, "cannot look at the path");
@@ -228,7 +234,7 @@ impl Session {
                 }
                 // Unsettled, the path's file may be newer than events not
                 // read yet: the next catch-up takes it up.
-                if settled && let Some((_, file)) = at_path {
+                if settled && let Some(file) = at_path {
                     self.take_up(file);
                 }
                 break;
@@ -335,7 +341,7 @@ impl Stream {
                 0
             };
             self.file = Some(id);
-            session.push(head, pos);
+            session.hold(head, id, size, pos);
             return Ok(());
         }
         let matches = starts_like(&head, &self.fp);
@@ -350,7 +356,7 @@ impl Stream {
         match decision {
             Resume::Continue => {
                 self.file = Some(id);
-                session.push(head, self.consumed);
+                session.hold(head, id, size, self.consumed);
             }
             Resume::FinishRenamed => {
                 let old = renamed.expect("found");
@@ -365,14 +371,14 @@ impl Stream {
                 for f in between {
                     session.push(f, 0);
                 }
-                session.push(head, 0);
+                session.hold(head, id, size, 0);
             }
             Resume::Lost => {
                 tracing::warn!(stream = ?self.key, "the checkpointed file is gone; what it got after the checkpoint is lost");
                 self.status.lost_files.fetch_add(1, Ordering::Relaxed);
                 self.next_generation(false);
                 self.file = Some(id);
-                session.push(head, 0);
+                session.hold(head, id, size, 0);
             }
         }
         Ok(())
