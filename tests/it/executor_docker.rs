@@ -18,7 +18,7 @@ use logstash_mesos::executor::stream::{ReaderChoice, StreamSettings};
 use logstash_mesos::executor::streams::StreamManager;
 use support::docker::{
     BUSYBOX, NO_SH, NO_TAIL, TestContainer, docker_or_skip, ensure_images, eventually,
-    spool_contents, unique,
+    eventually_or, spool_contents, unique,
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -176,23 +176,27 @@ impl World {
         within: Duration,
     ) {
         let dir = self.spool(container, path);
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let got = spool_contents(&dir);
-            if got == want {
-                return;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let reports = self.manager.as_mut().map(|m| m.reports());
-                panic!(
-                    "timed out after {within:?} waiting for the spool of {path} to hold {:?}; \
-                     it holds {:?}; reports: {reports:#?}",
-                    String::from_utf8_lossy(want),
-                    String::from_utf8_lossy(&got)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!(
+            "the spool of {path} to hold {:?}",
+            String::from_utf8_lossy(want)
+        );
+        let manager = &mut self.manager;
+        eventually_or(
+            within,
+            &what,
+            || {
+                let got = spool_contents(&dir);
+                async move { got == want }
+            },
+            || {
+                let reports = manager.as_mut().map(|m| m.reports());
+                format!(
+                    "; it holds {:?}; reports: {reports:#?}",
+                    String::from_utf8_lossy(&spool_contents(&dir))
+                )
+            },
+        )
+        .await;
     }
 
     pub(crate) async fn shutdown(&mut self) {

@@ -348,8 +348,22 @@ pub async fn exec(docker: &Docker, container: &str, argv: &[&str]) -> (String, i
 }
 
 /// Polls `check` every 100 ms until it returns true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, check: F)
 where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eventually_or(timeout, what, check, String::new).await;
+}
+
+/// [`eventually`], and on a timeout the panic also shows `describe()`: what
+/// was there instead.
+pub async fn eventually_or<F, Fut>(
+    timeout: Duration,
+    what: &str,
+    mut check: F,
+    describe: impl FnOnce() -> String,
+) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
@@ -358,10 +372,12 @@ where
         if check().await {
             return;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            panic!(
+                "timed out after {timeout:?} waiting for: {what}{}",
+                describe()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
