@@ -24,10 +24,10 @@ async fn the_nodes_page_shows_the_executors_on_the_real_agents() {
     let Some(master) = mesos::master_url("the_nodes_page_shows_the_executors") else {
         return;
     };
-    let _turn = mesos::turn().await;
     let Some(mut browser) = Browser::start("the_nodes_page_shows_the_executors").await else {
         return;
     };
+    let _turn = mesos::turn().await;
     let agents = mesos::active_agents(&master).await;
     assert!(agents >= 1, "the harness has no active agents");
     let name = format!("lm-gui-{}", std::process::id());

@@ -73,8 +73,11 @@ async fn hundreds_of_agents_at_a_glance() {
         return;
     };
     // 200 executors starting load this 2-core machine so much that the
-    // 3-agent tests' executors and the browser tests' pages come too late:
-    // take their turns as well, then this harness's own.
+    // browser tests' pages and the 3-agent tests' executors come too late:
+    // take their turns as well (in the lanes' order), then this harness's
+    // own. Chromium comes first, also so that the executors do not keep
+    // streaming while this test waits for it.
+    let browser = Browser::start("hundreds_of_agents_at_a_glance").await;
     let _turn = mesos::turn().await;
     let _large_turn = mesos::large_turn().await;
     let agents = mesos::active_agents(&master).await;
@@ -82,9 +85,6 @@ async fn hundreds_of_agents_at_a_glance() {
         agents >= AT_LEAST,
         "MESOS_REAL_LARGE_URL has {agents} active agents; the test needs {AT_LEAST}"
     );
-    // Chromium first, so that no browser test runs beside the executors
-    // starting, and they do not keep streaming while this test waits.
-    let browser = Browser::start("hundreds_of_agents_at_a_glance").await;
     // With a Docker engine, one container writes an access log. Every agent
     // sees it (they share this machine's engine), so every executor streams
     // it; they touch no container without this test's label.

@@ -918,7 +918,9 @@ async fn executor_gives_up_after_the_recovery_timeout() {
     // MESOS_RECOVERY_TIMEOUT=2secs.
     assert!(waited >= Duration::from_millis(1900), "{waited:?}");
     assert!(waited < Duration::from_secs(4), "{waited:?}");
-    // MESOS_SUBSCRIPTION_BACKOFF_MAX=50ms: many attempts, none spaced wider.
+    // MESOS_SUBSCRIPTION_BACKOFF_MAX=50ms: waits of 25 ms on average, so
+    // dozens of attempts in 2 s (19 with 128 tests starting at once on two
+    // cores); the default cap of 2 s waits a second on average.
     let subs = agent.subscribes().len();
-    assert!(subs >= 20, "only {subs} SUBSCRIBE attempts in 2 s");
+    assert!(subs >= 10, "only {subs} SUBSCRIBE attempts in 2 s");
 }

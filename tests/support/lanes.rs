@@ -6,6 +6,9 @@
 //!
 //! Lanes of one: Chromium ([`super::browser`]), each Mesos harness
 //! ([`super::mesos::turn`]), the test clusters ([`super::cluster::serial`]).
+//! A test that needs several takes Chromium first, then the Mesos turns: one
+//! order, so no two tests wait for each other, and a browser test queued
+//! for Chromium holds no harness the Mesos tests could be using meanwhile.
 //! Lane of two: the tests that load the machine most, Docker containers with
 //! an executor and the timing measurements ([`heavy`]). Light tests take no
 //! lane.
