@@ -551,7 +551,7 @@ async fn with_a_token_configured_the_page_asks_for_it_and_refuses_a_wrong_one() 
         .wait_for_text("#recent-events li[data-type=\"ConfigCreated\"]", "redis:7")
         .await;
     // A reload in the same tab does not ask again.
-    browser.client.refresh().await.unwrap();
+    browser.reload().await;
     browser.wait_ready("dashboard").await;
     assert_eq!(
         browser

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::browser::{Browser, NARROW, WIDE};
 use support::docker::{
-    ACCESS_LOG_WRITER, BUSYBOX, Scope, TestContainer, docker_or_skip, ensure_images,
+    BUSYBOX, SLOW_ACCESS_LOG_WRITER, Scope, TestContainer, docker_or_skip, ensure_images,
 };
 use support::mesos::{self, wait_for};
 use support::{Answer, Instance, client};
@@ -93,8 +93,13 @@ async fn hundreds_of_agents_at_a_glance() {
         Some(docker) => {
             ensure_images(&docker).await;
             Some(
-                TestContainer::start(&docker, BUSYBOX, Some(ACCESS_LOG_WRITER), &[scope.label()])
-                    .await,
+                TestContainer::start(
+                    &docker,
+                    BUSYBOX,
+                    Some(SLOW_ACCESS_LOG_WRITER),
+                    &[scope.label()],
+                )
+                .await,
             )
         }
         None => None,

@@ -27,10 +27,25 @@ pub const NO_TAIL: &str = "lsm-test-notail:2";
 pub const NO_SH: &str = "lsm-test-nosh:1";
 
 /// A container script that writes an access log line to
-/// /var/log/app/access.log every 50 ms.
-pub const ACCESS_LOG_WRITER: &str = "mkdir -p /var/log/app; i=0; while true; do i=$((i+1)); \
-    echo \"10.0.0.$((i % 250)) - - GET /api/orders/$i HTTP/1.1 200 $((i % 900 + 100))\" \
-    >> /var/log/app/access.log; sleep 0.05; done";
+/// /var/log/app/access.log, then sleeps `$pause` seconds.
+macro_rules! access_log_writer {
+    ($pause:literal) => {
+        concat!(
+            "mkdir -p /var/log/app; i=0; while true; do i=$((i+1)); ",
+            "echo \"10.0.0.$((i % 250)) - - GET /api/orders/$i HTTP/1.1 200 $((i % 900 + 100))\" ",
+            ">> /var/log/app/access.log; sleep ",
+            $pause,
+            "; done"
+        )
+    };
+}
+
+/// An access log line every 50 ms.
+pub const ACCESS_LOG_WRITER: &str = access_log_writer!("0.05");
+
+/// An access log line a second: for a container that hundreds of executors
+/// stream at once, where each line is read hundreds of times.
+pub const SLOW_ACCESS_LOG_WRITER: &str = access_log_writer!("1");
 
 /// Connects to the local engine, or prints why the test is skipped.
 pub async fn docker_or_skip(test: &str) -> Option<Docker> {
