@@ -6,9 +6,11 @@
 //!
 //! Lanes of one: Chromium ([`super::browser`]), each Mesos harness
 //! ([`super::mesos::turn`]), the test clusters ([`super::cluster::serial`]).
-//! A test that needs several takes Chromium first, then the Mesos turns: one
-//! order, so no two tests wait for each other, and a browser test queued
-//! for Chromium holds no harness the Mesos tests could be using meanwhile.
+//! A test that needs Chromium and the 3-agent harness at once takes Chromium
+//! first: one order, so no two tests wait for each other, and a browser test
+//! queued for Chromium holds no harness the Mesos tests could be using
+//! meanwhile. (The 200-agent test gives that turn back before it waits for
+//! Chromium; it holds only the large harness, which no other test takes.)
 //! Lane of two: the tests that load the machine most, Docker containers with
 //! an executor and the timing measurements ([`heavy`]). Light tests take no
 //! lane.
